@@ -1,0 +1,31 @@
+"""GaitLab: explore video-based gait screening. For research and education, not diagnosis.
+
+Public API (see DESIGN.md): `CLASSES`, `load_model`, `analyze`, `explain`.
+"""
+from __future__ import annotations
+
+import os
+
+# FFmpeg and OpenCV print their own diagnostics for damaged files; GaitLab reports problems
+# itself in plain language, so keep theirs off stderr (must be set before cv2 is imported).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+from .constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES
+from .errors import InputError, WeightsError
+from .inference import Analysis, analyze
+from .weights import load_model
+
+
+def explain(analysis: Analysis, method: str = "gradcam", target: str | int | None = None, model=None):
+    """Explain an analysis: see `gaitlab.explanations.explain` (Captum is imported on first use)."""
+    from .explanations import explain as _explain
+
+    return _explain(analysis, method=method, target=target, model=model)
+
+
+__all__ = [
+    "CLASSES", "DESCRIPTIONS", "DISPLAY_NAMES", "Analysis", "InputError", "WeightsError",
+    "analyze", "explain", "load_model",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,288 @@
+"""Streamlit glue shared by the pages: the page header, case selection, cached work.
+
+Pages arrange widgets and call these; all model, image and statistics logic lives elsewhere in
+`gaitlab`. Results are cached by the file's SHA-256 (`st.cache_data`) and the model once per
+process (`st.cache_resource`). Uploaded bytes are written to a private temporary folder only
+while they are analysed and removed afterwards, even when the analysis fails.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import streamlit as st
+
+from .constants import CLASSES, DATA_ROOT_ENV, DISPLAY_NAMES, MAX_NOTE_CHARS, NOTICE, SUPPORTED_EXTENSIONS
+from .demo import DEMO_CASES, DEMO_DIR, demo_case
+from .errors import InputError, WeightsError
+
+UPLOAD_TYPES = [e.lstrip(".") for e in SUPPORTED_EXTENSIONS]
+CURRENT_CASE = "gaitlab_current_case"  # session-state key: the case the user is looking at
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case by content: its name for display, SHA-256, suffix, and where its bytes are."""
+
+    name: str
+    digest: str
+    suffix: str
+    path: str | None = None  # a file on the server (demo case, cohort row)
+    data: bytes | None = None  # an upload, kept in memory only for the rerun that uses it
+    description: str = ""
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else Path(self.path).read_bytes()
+
+
+def page_header(title: str, what_it_shows: str) -> None:
+    """Page config, title, the one-line summary and the research-use notice."""
+    st.set_page_config(page_title=f"GaitLab · {title}", layout="wide")
+    st.title(title)
+    st.caption(what_it_shows)
+    st.warning(NOTICE, icon="⚠️")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@st.cache_data(show_spinner=False)
+def _file_digest(path: str, mtime: float, size: int) -> str:
+    return sha256_bytes(Path(path).read_bytes())
+
+
+def case_from_path(path: str | Path, name: str | None = None, description: str = "") -> CaseRef:
+    p = Path(path)
+    st_ = p.stat()
+    return CaseRef(name or p.name, _file_digest(str(p), st_.st_mtime, st_.st_size), p.suffix.lower(), path=str(p), description=description)
+
+
+def case_from_upload(upload: Any) -> CaseRef:
+    data = upload.getvalue()
+    return CaseRef(upload.name, sha256_bytes(data), Path(upload.name).suffix.lower(), data=data)
+
+
+def demo_ref(name: str) -> CaseRef:
+    case = demo_case(name)
+    return case_from_path(case.path, case.title, case.description)
+
+
+def case_picker(key: str, label: str = "Case", allow_upload: bool = True) -> tuple[CaseRef | None, str]:
+    """Pick a demo case or upload a file, and write the note. Returns (case, note)."""
+    sources = ["Demo case", "Upload a file"] if allow_upload else ["Demo case"]
+    current: CaseRef | None = st.session_state.get(CURRENT_CASE)
+    is_demo = current is not None and current.path is not None and Path(current.path).parent == DEMO_DIR
+    if current is not None and not is_demo:
+        sources.insert(0, "The case you opened last")
+    source = st.radio(f"{label}: source", sources, horizontal=True, key=f"{key}_source")
+    ref: CaseRef | None = None
+    if source == "Demo case":
+        titles = {c.title: c.name for c in DEMO_CASES}
+        default = 0
+        if current is not None:
+            default = next((i for i, c in enumerate(DEMO_CASES) if c.title == current.name), 0)
+        title = st.selectbox(f"{label}: demo", list(titles), index=default, key=f"{key}_demo")
+        ref = demo_ref(titles[title])
+        st.caption(demo_case(titles[title]).shows)
+    elif source == "Upload a file":
+        upload = st.file_uploader(f"{label}: video or MediaPipe keypoint CSV", type=UPLOAD_TYPES, key=f"{key}_upload")
+        ref = case_from_upload(upload) if upload is not None else None
+    else:
+        ref = current
+        st.caption(f"{current.name}")
+    default_note = ref.description if ref is not None else ""
+    note = st.text_area(f"{label}: clinical note (optional)", value=default_note, max_chars=MAX_NOTE_CHARS,
+                        key=f"{key}_note_{ref.digest[:12] if ref else 'none'}", height=80)
+    return ref, note
+
+
+def _with_file(ref: CaseRef, work: Callable[[str], Any]) -> Any:
+    """Run `work(path)` on the case's bytes; an upload lives in a private temp dir meanwhile."""
+    if ref.path is not None:
+        return work(ref.path)
+    tmp = tempfile.mkdtemp(prefix="gaitlab-upload-")  # mode 0700: private to this user
+    try:
+        path = Path(tmp) / f"case{ref.suffix}"
+        path.write_bytes(ref.read())
+        return work(str(path))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def cached_model():
+    from .inference import get_model
+
+    return get_model()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _case_clips(digest: str, suffix: str, _ref: CaseRef):
+    """The case's clips (decoding and silhouettes: the slow part), cached by file hash."""
+    from .inference import prepare_case
+
+    return _with_file(_ref, prepare_case)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _analysis(digest: str, description: str, name: str, _case):
+    from .inference import score_case
+
+    return score_case(_case, description, cached_model(), name=name)
+
+
+def analyze_case(ref: CaseRef, description: str):
+    """The case's Analysis (cached by file hash and note), or None after showing the error.
+
+    Decoding is cached apart from scoring, so editing the note does not re-read the video.
+    """
+    bar = st.progress(0.05, text=f"Reading {ref.name} and finding the walking person…")
+    try:
+        case = _case_clips(ref.digest, ref.suffix, ref)
+        bar.progress(0.7, text="Scoring clips…")
+        return _analysis(ref.digest, description, ref.name, case)
+    except (InputError, WeightsError) as exc:
+        st.error(str(exc))
+        return None
+    finally:
+        bar.empty()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _explanation(digest: str, description: str, method: str, target: str, _analysis_obj):
+    from .explanations import explain
+
+    return explain(_analysis_obj, method=method, target=target, model=cached_model())
+
+
+def explain_case(ref: CaseRef, description: str, analysis, method: str = "gradcam", target: str | None = None):
+    """Cached explanation of an analysed case."""
+    with st.spinner(f"Computing {method.replace('_', ' ')}…"):
+        return _explanation(ref.digest, description, method, target or analysis.label, analysis)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _faithfulness(digest: str, description: str, method: str, target: str, _analysis_obj, _explanation_obj):
+    from .explanations import faithfulness
+
+    return faithfulness(_analysis_obj, _explanation_obj, model=cached_model())
+
+
+def faithfulness_case(ref: CaseRef, description: str, analysis, explanation):
+    return _faithfulness(ref.digest, description, explanation.method, explanation.target, analysis, explanation)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _note_ablation(digest: str, description: str, extra_notes: tuple[str, ...], _analysis_obj):
+    from .ablation import note_ablation
+
+    return note_ablation(_analysis_obj, list(extra_notes), model=cached_model())
+
+
+def note_ablation_case(ref: CaseRef, description: str, analysis, extra_notes: tuple[str, ...] = ()):
+    with st.spinner("Scoring the note variants…"):
+        return _note_ablation(ref.digest, description, tuple(extra_notes), analysis)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _word_attribution(digest: str, description: str, target: str, _analysis_obj):
+    from .ablation import word_attribution
+
+    return word_attribution(_analysis_obj, target=target, model=cached_model())
+
+
+def word_attribution_case(ref: CaseRef, description: str, analysis, target: str):
+    with st.spinner("Removing one word at a time…"):
+        return _word_attribution(ref.digest, description, target, analysis)
+
+
+def card_faithfulness() -> str | None:
+    """The held-out faithfulness figure recorded in the model card, as one sentence."""
+    from .weights import read_card
+
+    f = read_card().get("faithfulness")
+    if not f:
+        return None
+    return (f"blanking the top 10% of Grad-CAM pixels lowered the predicted class's probability by "
+            f"{f['top_drop']:.3f} on average, vs {f['random_drop']:.3f} for 10% random pixels "
+            f"({f['ratio']:.1f}×, {f['cases']} cases).")
+
+
+def data_root() -> Path:
+    """The folder server-side cohort paths are confined to."""
+    import os
+
+    return Path(os.environ.get(DATA_ROOT_ENV) or Path.cwd()).resolve()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cohort(key: tuple, workers: int, _items, _progress=None):
+    from .cohort import run_items
+
+    return run_items(list(_items), workers=workers, progress=_progress)
+
+
+def cohort_table(items, key: tuple, workers: int = 1):
+    """Run the cohort engine with a progress bar; cached by `key` (paths and file hashes)."""
+    bar = st.progress(0.0, text=f"Analysing {len(items)} cases…")
+    try:
+        return _cohort(key, workers, tuple(items),
+                       lambda k, n, row: bar.progress(k / n, text=f"{k}/{n}: {Path(str(row['path'])).name}"))
+    finally:
+        bar.empty()
+
+
+def cohort_from_uploads(uploads, cohort: str, workers: int = 1):
+    """Analyse uploaded files as one cohort; the files live in a private temp dir meanwhile."""
+    from .cohort import CohortItem
+
+    refs = [case_from_upload(u) for u in uploads]
+    key = ("uploads", cohort, tuple((r.name, r.digest) for r in refs))
+    tmp = tempfile.mkdtemp(prefix="gaitlab-cohort-")
+    try:
+        items = []
+        for i, ref in enumerate(refs):
+            path = Path(tmp) / f"{i:04d}{ref.suffix}"
+            path.write_bytes(ref.read())
+            items.append(CohortItem(str(path), cohort))
+        table = cohort_table(items, key, workers).copy()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    names = {str(Path(tmp) / f"{i:04d}{r.suffix}"): r.name for i, r in enumerate(refs)}
+    table["path"] = table["path"].map(lambda p: names.get(p, p))
+    return table, {r.name: r for r in refs}
+
+
+def cohort_from_source(source: Path, workers: int = 1):
+    """Analyse a server-side folder or manifest (already confined by the caller)."""
+    from .cohort import collect_inputs
+
+    items = collect_inputs(source)
+    key = ("server", str(source), tuple((i.path, i.cohort, i.label, i.description, _mtime(i.path)) for i in items))
+    return cohort_table(items, key, workers)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+def class_label(cls: str) -> str:
+    return f"{DISPLAY_NAMES[cls]} ({cls})"
+
+
+def target_picker(key: str, default: str) -> str:
+    return st.selectbox("Explain which class", list(CLASSES), index=CLASSES.index(default),
+                        format_func=class_label, key=key)
+
+
+def show_warnings(analysis) -> None:
+    for w in analysis.warnings:
+        st.warning(w)

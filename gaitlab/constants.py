@@ -1,0 +1,90 @@
+"""The one home of GaitLab's constants: classes, clip spec, normalisation, file types, limits.
+
+Everything else imports from here; never repeat one of these numbers elsewhere.
+"""
+from __future__ import annotations
+
+NOTICE = "GaitLab is for research and education, not diagnosis."
+
+# --- The nine gait patterns, in canonical order (ids are list positions) -----------------
+CLASSES: tuple[str, ...] = (
+    "Normal",
+    "KOA_Early",
+    "KOA_Mild",
+    "KOA_Severe",
+    "PD_Early",
+    "PD_Mild",
+    "PD_Severe",
+    "Disabled_Assistive",
+    "Disabled_NonAssistive",
+)
+NUM_CLASSES = len(CLASSES)
+
+DISPLAY_NAMES: dict[str, str] = {
+    "Normal": "Normal gait",
+    "KOA_Early": "Knee osteoarthritis, early",
+    "KOA_Mild": "Knee osteoarthritis, mild",
+    "KOA_Severe": "Knee osteoarthritis, severe",
+    "PD_Early": "Parkinson's disease, early",
+    "PD_Mild": "Parkinson's disease, mild",
+    "PD_Severe": "Parkinson's disease, severe",
+    "Disabled_Assistive": "Disabled gait with an assistive device",
+    "Disabled_NonAssistive": "Disabled gait without an assistive device",
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "Normal": "Symmetric steps, full knee extension at heel strike, upright trunk and "
+    "reciprocal arm swing at a comfortable speed.",
+    "KOA_Early": "Near-normal walk with slightly reduced knee flexion in swing and a mild "
+    "shortening of the stance on the painful side.",
+    "KOA_Mild": "Antalgic gait: shorter stance and step on the affected knee, reduced knee "
+    "range of motion and a slower, more cautious pace.",
+    "KOA_Severe": "Marked antalgic limp with a stiff or varus knee, lateral trunk lean over "
+    "the affected leg, short asymmetric steps and slow speed.",
+    "PD_Early": "Slightly reduced arm swing (often one side), mildly shorter steps and a "
+    "subtle forward stoop; speed close to normal.",
+    "PD_Mild": "Flexed posture, short shuffling steps, reduced arm swing on both sides and "
+    "en-bloc turning; cadence kept while step length falls.",
+    "PD_Severe": "Stooped, shuffling gait with festination and freezing episodes, minimal "
+    "arm swing and very short steps; high fall risk.",
+    "Disabled_Assistive": "Slow, irregular gait supported by a cane, crutch or walker, with "
+    "the device taking load and shortening the steps.",
+    "Disabled_NonAssistive": "Irregular, asymmetric gait without a walking aid: limping, "
+    "circumduction or reduced push-off on one side.",
+}
+
+# --- Model input: clips of 8 frames at 224x224, 3 channels, ImageNet normalisation ------------
+CLIP_FRAMES = 8
+FRAME_SIZE = 224
+CHANNELS = 3
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+EMBED_DIM = 384
+
+# The person's median silhouette height fills this share of the 224-pixel frame height.
+PERSON_HEIGHT_FRACTION = 0.78
+
+# A clip spans about one gait cycle. Where the frame rate is known (video), the span is this
+# many seconds; where it is not (keypoint files), it is estimated from the signal.
+CLIP_SECONDS = 1.2
+DEFAULT_CYCLE_FRAMES = 36  # fallback span when neither frame rate nor a clear rhythm is known
+MAX_CLIPS = 12  # clips per case: covers a long walk without growing time or memory
+
+# Frames sampled across the whole video for the temporal-median background.
+BACKGROUND_SAMPLES = 25
+# Working resolution for silhouette extraction (long side of the downscaled frame, pixels).
+PROCESSING_LONG_SIDE = 480
+
+# --- Inputs -------------------------------------------------------------------------------
+VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+KEYPOINT_EXTENSIONS: tuple[str, ...] = (".csv",)
+SUPPORTED_EXTENSIONS = VIDEO_EXTENSIONS + KEYPOINT_EXTENSIONS
+NUM_LANDMARKS = 33
+
+# --- Limits (one place; .streamlit/config.toml mirrors the upload size) ---------------------
+MAX_UPLOAD_MB = 500
+MAX_NOTE_CHARS = 5000
+MAX_VIDEO_SECONDS = 30 * 60
+MAX_COHORT_FILES = 2000
+# Server-side folders typed in the app must lie under this root (env var, else the working dir).
+DATA_ROOT_ENV = "GAITLAB_DATA_ROOT"

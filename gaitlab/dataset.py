@@ -1,0 +1,246 @@
+"""The gait-keypoints data set for training: loading, subject-grouped folds and clip sampling.
+
+A *clip* is what the model sees: 8 rendered silhouettes, uint8 [8, 224, 224], evenly spaced
+over about one gait cycle. Training draws clips at random (random start, span jitter, heavy
+render augmentation, a synthetic note); evaluation and inference use `keypoint_clips`, the
+same deterministic clips `analyze` makes for a keypoint file.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import StratifiedGroupKFold
+from torch.utils.data import IterableDataset, get_worker_info
+
+from . import keypoints
+from .clips import ClipSpan, clip_indices, estimate_cycle_frames, plan_clips, to_model_input
+from .constants import CLASSES, CLIP_FRAMES, NUM_CLASSES
+from .errors import InputError
+from .notes import DEFAULT_DROP_RATE, make_note
+from .render import RenderStyle, render_silhouettes
+from .text import embed_note
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gait-keypoints"
+DATASET_NAME = "gait-keypoints"
+# Training spans are the estimated cycle times a factor from this range: it stands in for the
+# unknown frame rate and for error in the cycle estimate (a user's video will differ in both).
+SPAN_JITTER = (0.8, 1.25)
+# Training aspects are the estimated one times a factor from this range: aspect estimates of
+# a user's keypoint file can be off, and body widths differ anyway.
+ASPECT_JITTER = (0.85, 1.18)
+# Frontal-view body proportions (Winter): shoulder width 0.259 H, hip-to-ankle 0.491 H,
+# hip-to-shoulder 0.288 H. MediaPipe's shoulder points sit a little inside the acromion.
+_SHOULDER_PER_LEG, _SHOULDER_PER_TRUNK = 0.53, 0.90
+_FRONTAL_RANGE = (0.45, 1.6)
+
+
+@dataclass
+class GaitData:
+    """The usable videos of a gait-keypoints folder.
+
+    `meta`: one row per usable video (index 0..N-1, the row number every `idx` array refers
+    to), the columns of metadata.csv plus `y` (class id), `n_usable` (frames after gap
+    filling), `cycle_frames` (estimated gait-cycle length) and `aspect` (source width/height).
+    `sequences`: video_id → gap-filled float32 [T, 33, 4]. `dropped`: video_id, label, reason
+    for each video left out.
+    """
+
+    meta: pd.DataFrame
+    sequences: Mapping[str, np.ndarray]
+    dropped: pd.DataFrame
+    root: Path | None = None
+    # Deterministic evaluation clips per row, rendered on first use (they never change).
+    _plain_clips: dict[int, list[tuple[ClipSpan, np.ndarray]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """int [N]: class id of each row."""
+        return self.meta["y"].to_numpy()
+
+    def sequence(self, row: int) -> np.ndarray:
+        """Gap-filled keypoints of row `row`: float32 [T, 33, 4]."""
+        return self.sequences[self.meta.at[row, "video_id"]]
+
+    def plain_clips(self, row: int) -> list[tuple[ClipSpan, np.ndarray]]:
+        """`keypoint_clips` of row `row` in the plain style, cached."""
+        if row not in self._plain_clips:
+            self._plain_clips[row] = keypoint_clips(self.sequence(row), aspect=float(self.meta.at[row, "aspect"]))
+        return self._plain_clips[row]
+
+    @classmethod
+    def from_sequences(cls, meta: pd.DataFrame, raw: Mapping[str, np.ndarray], root: Path | None = None) -> GaitData:
+        """Gap-fill every raw sequence [T, 33, 4] (NaN = no detection) named by `meta.video_id`.
+
+        Videos with no keypoints, an unknown label or fewer than 8 usable frames are dropped
+        and listed in `dropped` with the reason.
+        """
+        kept, filled, dropped = [], {}, []
+        for _, rec in meta.iterrows():
+            vid, label = str(rec["video_id"]), str(rec["label"])
+            try:
+                if label not in CLASSES:
+                    raise InputError(f"unknown label {label!r}")
+                if vid not in raw:
+                    raise InputError("no keypoints in the archive")
+                seq = keypoints.fill_gaps(raw[vid])
+            except InputError as exc:
+                dropped.append({"video_id": vid, "label": label, "reason": str(exc)})
+                continue
+            filled[vid] = seq
+            cycle = estimate_cycle_frames(keypoints.step_signal(seq))
+            kept.append({**rec.to_dict(), "y": CLASSES.index(label), "n_usable": len(seq),
+                         "cycle_frames": cycle, "aspect": source_aspect(seq)})
+        dropped_df = pd.DataFrame(dropped, columns=["video_id", "label", "reason"])
+        return cls(pd.DataFrame(kept).reset_index(drop=True), filled, dropped_df, root)
+
+
+def load_gait_data(root: str | Path = DEFAULT_DATA_DIR) -> GaitData:
+    """Read metadata.csv and keypoints.npz from `root` (see the data set's README).
+
+    Every sequence is gap-filled once here (about a second for the 216 videos, ~30 MB): the
+    drop decision needs each sequence's usable length anyway, and later epochs reuse them.
+    """
+    root = Path(root)
+    missing = [n for n in ("metadata.csv", "keypoints.npz") if not (root / n).is_file()]
+    if missing:
+        raise InputError(f"{root} is not a gait-keypoints folder: {' and '.join(missing)} missing.")
+    meta = pd.read_csv(root / "metadata.csv", dtype={"sequence": str})
+    for col in ("video_id", "label", "subject_id"):
+        if col not in meta.columns:
+            raise InputError(f"{root / 'metadata.csv'} has no {col!r} column.")
+    with keypoints.load_npz_sequences(root / "keypoints.npz") as raw:
+        return GaitData.from_sequences(meta, raw, root=root)
+
+
+def subject_folds(meta: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train_rows, val_rows) per fold, stratified by label and grouped by `subject_id`.
+
+    No subject is ever on both sides of a split. Classes with fewer subjects than folds
+    (PD_Severe: one) cannot appear in every fold; that is expected, so sklearn's warning
+    about it is silenced here and reported by the caller instead.
+    """
+    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*least populated class.*")
+        return list(cv.split(np.zeros(len(meta)), meta["label"].to_numpy(), meta["subject_id"].to_numpy()))
+
+
+# --- Clips -----------------------------------------------------------------------------------
+
+
+def source_aspect(seq: np.ndarray) -> float:
+    """Source frame width/height of a gap-filled sequence [T, 33, 4].
+
+    `keypoints.estimate_aspect` needs legs that rotate in the image plane (a side view); for
+    a person walking towards the camera it returns its 16:9 fallback, which renders portrait
+    phone videos (the disabled-gait set) as absurdly wide figures. Then the ratio of shoulder
+    width (x, frame widths) to leg and trunk length (y, frame heights) gives the aspect, used
+    when it is plausible for a frontal view (a side view's shoulders overlap: huge values).
+    """
+    fallback = keypoints.FALLBACK_ASPECT
+    side = keypoints.estimate_aspect(seq, fallback=fallback)
+    if side != fallback:
+        return side
+    s = np.asarray(seq, dtype=np.float64)
+    shoulders = np.percentile(np.abs(s[:, 11, 0] - s[:, 12, 0]), 90)  # the most frontal frames
+    leg = np.median(s[:, [27, 28], 1].mean(1) - s[:, [23, 24], 1].mean(1))
+    trunk = np.median(s[:, [23, 24], 1].mean(1) - s[:, [11, 12], 1].mean(1))
+    with np.errstate(all="ignore"):
+        frontal = np.sqrt(_SHOULDER_PER_LEG * leg / shoulders * _SHOULDER_PER_TRUNK * trunk / shoulders)
+    lo, hi = _FRONTAL_RANGE
+    return float(frontal) if np.isfinite(frontal) and lo <= frontal <= hi else fallback
+
+
+def _finite(seq: np.ndarray) -> np.ndarray:
+    seq = np.asarray(seq, dtype=np.float32)
+    return seq if np.isfinite(seq[..., :2]).all() else keypoints.fill_gaps(seq)
+
+
+def keypoint_clips(seq: np.ndarray, style: RenderStyle | None = None, rng: np.random.Generator | None = None,
+                   aspect: float | None = None) -> list[tuple[ClipSpan, np.ndarray]]:
+    """The evaluation / inference clips of a keypoint sequence: [(span, uint8 [8, 224, 224])].
+
+    `seq` float32 [T, 33, 4]; gaps are filled first when it has any, and span indices then
+    refer to the gap-filled sequence. Clips span one estimated gait cycle and tile the walk
+    (`plan_clips`, at most 12). `style` defaults to the plain `RenderStyle()`; all clips of
+    one call share one style, as one video shows one person. `aspect` (source width/height)
+    defaults to `source_aspect(seq)`.
+    """
+    seq = _finite(seq)
+    cycle = estimate_cycle_frames(keypoints.step_signal(seq))
+    spans = plan_clips(len(seq), cycle)
+    aspect = source_aspect(seq) if aspect is None else aspect
+    # One render call for all clips keeps the framing (one scale per sequence) consistent.
+    indices = [min(i, len(seq) - 1) for s in spans for i in s.indices]
+    frames = render_silhouettes(seq, indices=indices, style=style or RenderStyle(), rng=rng, aspect=aspect)
+    return [(s, frames[k * CLIP_FRAMES : (k + 1) * CLIP_FRAMES]) for k, s in enumerate(spans)]
+
+
+def training_clip_indices(n_frames: int, cycle: float, rng: np.random.Generator) -> tuple[int, ...]:
+    """8 frame indices over one jittered gait cycle at a random start, within [0, n_frames)."""
+    span = min(cycle * rng.uniform(*SPAN_JITTER), float(n_frames - 1))
+    start = rng.uniform(0.0, max(n_frames - 1 - span, 0.0))
+    return tuple(min(i, n_frames - 1) for i in clip_indices(start, span))
+
+
+def sample_training_clip(data: GaitData, row: int, rng: np.random.Generator) -> tuple[tuple[int, ...], np.ndarray]:
+    """One augmented training clip of row `row`: (indices, uint8 [8, 224, 224])."""
+    seq = data.sequence(row)
+    idx = training_clip_indices(len(seq), float(data.meta.at[row, "cycle_frames"]), rng)
+    aspect = float(data.meta.at[row, "aspect"]) * np.exp(rng.uniform(*np.log(ASPECT_JITTER)))
+    frames = render_silhouettes(seq, indices=list(idx), style=RenderStyle.random(rng), rng=rng, aspect=aspect)
+    return idx, frames
+
+
+def class_balanced_weights(labels: np.ndarray, balance: float = 1.0) -> np.ndarray:
+    """Per-video sampling probabilities [N] (sum 1).
+
+    `balance` 1.0: every class present is drawn equally often (videos uniform within their
+    class); 0.0: natural frequencies; in between, class share ∝ count^(1 - balance).
+    """
+    labels = np.asarray(labels)
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
+    w = counts[labels] ** (-balance)
+    return w / w.sum()
+
+
+class TrainingClips(IterableDataset):
+    """An epoch of class-balanced, freshly augmented training samples.
+
+    Yields dicts: `clip` float32 [3, 8, 224, 224] (model input), `embedding` float32 [384]
+    (a synthetic note, zeros when dropped), `label` int64, `row` int64 (into `data.meta`) and
+    `indices` int64 [8] (source frames; what a distillation teacher needs to look at the same
+    moment). Call `set_epoch` before each epoch so the draws differ between epochs while
+    staying reproducible. Works with DataLoader workers (each draws its own share).
+    """
+
+    def __init__(self, data: GaitData, rows: np.ndarray, clips_per_video: int = 4,
+                 note_drop_rate: float = DEFAULT_DROP_RATE, class_balance: float = 1.0, seed: int = 0) -> None:
+        self.data, self.rows = data, np.asarray(rows)
+        self.n_samples = int(clips_per_video * len(self.rows))
+        self.p = class_balanced_weights(data.labels[self.rows], class_balance)
+        self.note_drop_rate, self.seed, self.epoch = note_drop_rate, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info else (0, 1)
+        rng = np.random.default_rng([self.seed, self.epoch, wid])
+        for _ in range(len(range(wid, self.n_samples, nw))):
+            row = int(rng.choice(self.rows, p=self.p))
+            idx, frames = sample_training_clip(self.data, row, rng)
+            label = int(self.data.meta.at[row, "y"])
+            note = make_note(CLASSES[label], rng, drop_rate=self.note_drop_rate)
+            yield {"clip": to_model_input(frames)[0], "embedding": torch.from_numpy(embed_note(note)),
+                   "label": torch.tensor(label), "row": torch.tensor(row), "indices": torch.tensor(idx)}

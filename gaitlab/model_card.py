@@ -1,0 +1,111 @@
+"""The model card: the JSON beside the weights rendered as Markdown for people.
+
+`render_markdown(card)` is used for `weights/MODEL_CARD.md` (regenerate with
+`python -m gaitlab.model_card`) and by the About page, so both always say the same thing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .constants import CLASSES, DISPLAY_NAMES, NOTICE
+from .weights import DEFAULT_WEIGHTS, read_card
+
+INTENDED_USE = (
+    "Exploring and teaching how a video model reads gait: analysing example walks, showing which "
+    "frames and body regions drive an answer, how a clinical note shifts it, and how cohorts "
+    "compare. Research and education only."
+)
+NOT_FOR = (
+    "Diagnosis, screening decisions, triage or monitoring of any person. The model has seen 216 "
+    "walks of 92 people, mostly filmed from the side on one walkway, as rendered keypoint "
+    "silhouettes, never real video silhouettes; its answers on other cameras, people and "
+    "settings are unknown. Severity levels are particularly unreliable."
+)
+
+
+def _pct(x: Any) -> str:
+    return "–" if x is None else f"{100 * float(x):.1f}%"
+
+
+def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """One row per evaluated variant (e.g. video-only, fused) with the headline figures."""
+    rows = []
+    for name, m in metrics.items():
+        if isinstance(m, dict) and "accuracy" in m:
+            rows.append({"variant": name, "videos": m.get("n"), "accuracy": m["accuracy"],
+                         "balanced accuracy": m.get("balanced_accuracy"), "macro-F1": m.get("macro_f1"), "ECE": m.get("ece")})
+    return pd.DataFrame(rows)
+
+
+def confusion_frame(m: dict[str, Any]) -> pd.DataFrame:
+    """The confusion matrix of a metrics entry as a labelled frame (rows true, columns predicted)."""
+    return pd.DataFrame(m["confusion_matrix"], index=list(CLASSES), columns=list(CLASSES))
+
+
+def headline_metrics(card: dict[str, Any]) -> dict[str, Any] | None:
+    """The metrics entry the card leads with (cross-validated if present, else the hold-out)."""
+    metrics = card.get("metrics") or {}
+    for key in ("video_only", "student_video_only", "fused"):
+        if key in metrics and "confusion_matrix" in metrics[key]:
+            return metrics[key]
+    return next((m for m in metrics.values() if isinstance(m, dict) and "confusion_matrix" in m), None)
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    lines = ["# GaitLab model card", "", f"> {NOTICE}", ""]
+    if card.get("status"):
+        lines += [f"**Status:** {card['status']}", ""]
+    lines += ["## Intended use", INTENDED_USE, "", "## Not for", NOT_FOR, ""]
+    lines += ["## Model", f"- Architecture: `{card.get('architecture')}` {card.get('architecture_kwargs') or ''}",
+              f"- Input view: {card.get('view')} clips, {card.get('clip', {}).get('frames')} frames of "
+              f"{card.get('clip', {}).get('size')}×{card.get('clip', {}).get('size')}; note embedder "
+              f"{card.get('embedder', {}).get('name')} ({card.get('embedder', {}).get('dim')}-d)"]
+    if card.get("parameters"):
+        lines.append(f"- Cost: {card['parameters']:,} parameters, {card.get('flops', 0) / 1e9:.2f} GFLOPs per clip")
+    if card.get("calibration"):
+        lines.append(f"- Calibration: temperature {card['calibration'].get('temperature')} ({card['calibration'].get('method', '')})")
+    sampling = card.get("clip", {}).get("sampling")
+    if sampling:
+        lines.append(f"- Clip sampling: {sampling}")
+    data = card.get("training_data", {})
+    lines += ["", "## Data and licence", f"- {data.get('dataset', '')}: {data.get('usable_videos')} usable videos, "
+              f"{data.get('subjects')} subjects"]
+    lines += [f"- Source: {s}" for s in data.get("sources", [])]
+    if data.get("notes"):
+        lines.append(f"- Notes: {data['notes']}")
+    protocol = card.get("protocol", {})
+    lines += ["", "## Evaluation protocol"] + [f"- {k.replace('_', ' ')}: {v}" for k, v in protocol.items()
+                                               if isinstance(v, (str, int, float))]
+    metrics = card.get("metrics") or {}
+    table = metrics_table(metrics)
+    if len(table):
+        lines += ["", "## Figures", "", "| variant | videos | accuracy | balanced accuracy | macro-F1 | ECE |", "|---|---|---|---|---|---|"]
+        for _, r in table.iterrows():
+            ece = "–" if r["ECE"] is None else f"{r['ECE']:.3f}"
+            lines.append(f"| {r['variant']} | {r['videos']} | {_pct(r['accuracy'])} | {_pct(r['balanced accuracy'])} | {_pct(r['macro-F1'])} | {ece} |")
+    head = headline_metrics(card)
+    if head:
+        lines += ["", "### Per-class recall", "", "| class | recall |", "|---|---|"]
+        lines += [f"| {DISPLAY_NAMES[c]} | {_pct(head['per_class_recall'].get(c))} |" for c in CLASSES]
+        cm = confusion_frame(head)
+        lines += ["", "### Confusion matrix (rows: true class, columns: predicted)", "",
+                  "| true \\ predicted | " + " | ".join(CLASSES) + " |", "|---" * (len(CLASSES) + 1) + "|"]
+        lines += [f"| {c} | " + " | ".join(str(v) for v in cm.loc[c]) + " |" for c in CLASSES]
+    if card.get("weak_spots"):
+        lines += ["", "## Weak spots"] + [f"- {w}" for w in card["weak_spots"]]
+    lines += ["", "## Reproduce", f"- Command: `{card.get('command', '')}`",
+              f"- Wall time: {card.get('wall_time_s')} s on a 2-core CPU", f"- Date: {card.get('date')}", ""]
+    return "\n".join(lines)
+
+
+def write_model_card(weights: Path = DEFAULT_WEIGHTS) -> Path:
+    out = Path(weights).parent / "MODEL_CARD.md"
+    out.write_text(render_markdown(read_card(weights)))
+    return out
+
+
+if __name__ == "__main__":
+    print(write_model_card())

@@ -1,0 +1,349 @@
+"""Training and evaluating the student video model on rendered keypoint silhouettes.
+
+`train_student` fits a model on subject-grouped training rows of a `GaitData`;
+`evaluate_student` scores it per video (video-only and with a note); `run_train` is the
+`python -m gaitlab train` command, which also writes the weights and their model card.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import shlex
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+from torch import nn
+from torch.utils.data import DataLoader
+
+from . import text
+from .clips import to_model_input
+from .constants import CLASSES, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES
+from .dataset import (ASPECT_JITTER, DATASET_NAME, DEFAULT_DATA_DIR, SPAN_JITTER, GaitData, TrainingClips,
+                      load_gait_data, subject_folds)
+from .errors import InputError
+from .model import build, count_flops, count_parameters
+from .notes import DEFAULT_DROP_RATE, make_note
+from .weights import DEFAULT_WEIGHTS, save_weights
+
+# teacher_probs(rows [B], indices [B, 8]) → soft targets [B, 9]: the teacher's class
+# probabilities (already at `TrainConfig.temperature`) for the same video moments.
+TeacherFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+ProgressFn = Callable[[dict[str, Any]], None]
+
+KOA_PD_NM_CITATION = ('N. Kour, S. Gupta, S. Arora, "A vision-based gait dataset for knee osteoarthritis and '
+                      "Parkinson's disease analysis with severity levels\" (2022), CC BY 4.0")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (recorded in the model card)."""
+
+    epochs: int = 10
+    clips_per_video: int = 4  # fresh random clips drawn per training video per epoch
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    warmup_fraction: float = 0.05  # of all steps, before the cosine decay
+    seed: int = 0
+    val_fold: int = 0  # -1: no hold-out, train on all rows
+    n_folds: int = 5
+    note_drop_rate: float = DEFAULT_DROP_RATE
+    class_balance: float = 1.0  # 1: classes drawn equally often; 0: natural frequencies
+    architecture: str = "gait_student"
+    architecture_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_workers: int = 0  # rendering processes; on 2 shared cores they mostly compete
+    threads: int = 2
+    eval_every: int = 1  # epochs between hold-out checks (the last epoch is always checked)
+    # Knowledge distillation (used only when a teacher is given to train_student).
+    distill_weight: float = 0.5
+    temperature: float = 2.0
+
+
+@dataclass
+class TrainResult:
+    """A trained model, its per-epoch history and hold-out metrics (empty without hold-out)."""
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    metrics: dict[str, Any]
+    wall_time_s: float
+
+
+# --- Metrics ---------------------------------------------------------------------------------
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
+    """ECE: |accuracy − confidence| per equal-width confidence bin, weighted by bin size."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
+    # Bin i holds confidences in (i/n, (i+1)/n]; confidence is never 0 for a softmax.
+    bins = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    ece = 0.0
+    for b in np.unique(bins):
+        mask = bins == b
+        ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
+    return float(ece)
+
+
+def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """Metrics of per-video probabilities `probs` [N, 9] against class ids `y_true` [N].
+
+    Balanced accuracy and macro-F1 average over the classes present in `y_true` (a fold
+    cannot test a class it does not hold); per-class recall is None for absent classes.
+    """
+    y_true, y_pred, present = np.asarray(y_true), probs.argmax(axis=1), np.unique(y_true)
+    recall = recall_score(y_true, y_pred, labels=list(range(NUM_CLASSES)), average=None, zero_division=0)
+    with warnings.catch_warnings():  # "y_pred contains classes not in y_true": expected per fold
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = balanced_accuracy_score(y_true, y_pred)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=list(present), average="macro", zero_division=0)),
+        "per_class_recall": {c: (float(recall[i]) if i in present else None) for i, c in enumerate(CLASSES)},
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=list(range(NUM_CLASSES))).tolist(),
+        "ece": expected_calibration_error(y_true, probs),
+    }
+
+
+@torch.no_grad()
+def video_probabilities(model: nn.Module, data: GaitData, row: int, embedding: np.ndarray) -> np.ndarray:
+    """Mean softmax over the plain `keypoint_clips` of one video: float [9]."""
+    clips = data.plain_clips(row)
+    x = torch.cat([to_model_input(frames) for _, frames in clips])
+    e = torch.from_numpy(embedding).expand(len(clips), EMBED_DIM)
+    return torch.softmax(model(x, e), dim=1).mean(dim=0).numpy()
+
+
+def evaluate_student(model: nn.Module, data: GaitData, idx: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """Per-video metrics on rows `idx`: `video_only` (no note) and `fused` (a synthetic note,
+    never dropped, fixed per video by `seed`), plus the held-out counts."""
+    was_training = model.training
+    model.eval()
+    idx = np.asarray(idx)
+    y = data.labels[idx]
+    p_video, p_fused = [], []
+    for row in idx:
+        note = make_note(CLASSES[data.labels[row]], np.random.default_rng([seed, int(row)]), drop_rate=0.0)
+        p_video.append(video_probabilities(model, data, int(row), np.zeros(EMBED_DIM, np.float32)))
+        p_fused.append(video_probabilities(model, data, int(row), text.embed_note(note)))
+    model.train(was_training)
+    return {
+        "n_videos": int(len(idx)),
+        "n_subjects": int(data.meta.loc[idx, "subject_id"].nunique()),
+        "video_only": classification_metrics(y, np.stack(p_video)),
+        "fused": classification_metrics(y, np.stack(p_fused)),
+    }
+
+
+# --- Training --------------------------------------------------------------------------------
+
+
+def student_loss(logits: torch.Tensor, labels: torch.Tensor, config: TrainConfig,
+                 soft_targets: torch.Tensor | None = None) -> torch.Tensor:
+    """Label-smoothed cross-entropy; with `soft_targets` [B, 9], blended with the KL divergence
+    to the teacher at `config.temperature` (scaled by T² so its gradients keep their size)."""
+    hard = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+    if soft_targets is None:
+        return hard
+    t = config.temperature
+    soft = F.kl_div(F.log_softmax(logits / t, dim=1), soft_targets, reduction="batchmean") * t * t
+    return (1 - config.distill_weight) * hard + config.distill_weight * soft
+
+
+def _lr_lambda(total_steps: int, warmup_fraction: float) -> Callable[[int], float]:
+    warmup = max(1, int(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def train_student(data: GaitData, train_idx: np.ndarray, val_idx: np.ndarray, config: TrainConfig,
+                  progress: ProgressFn | None = None, teacher_probs: TeacherFn | None = None) -> TrainResult:
+    """Train a fresh `config.architecture` on rows `train_idx`; check it on `val_idx` (may be empty).
+
+    AdamW (no decay on biases and norms) with linear warm-up then cosine decay per step.
+    `progress` receives {"event": "step" | "epoch", ...} dicts. `teacher_probs`, when given,
+    supplies soft targets for knowledge distillation (see `TeacherFn`).
+    """
+    start = time.perf_counter()
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = build(config.architecture, **config.architecture_kwargs)
+    clips = TrainingClips(data, train_idx, config.clips_per_video, config.note_drop_rate, config.class_balance, config.seed)
+    loader = DataLoader(clips, batch_size=config.batch_size, num_workers=config.num_workers)
+    steps_per_epoch = math.ceil(len(clips) / config.batch_size)
+    groups = [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": config.weight_decay},
+              {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=config.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config.epochs * steps_per_epoch, config.warmup_fraction))
+    history: list[dict[str, float]] = []
+    metrics: dict[str, Any] = {}
+    step = 0
+    for epoch in range(config.epochs):
+        t0 = time.perf_counter()
+        clips.set_epoch(epoch)
+        model.train()
+        losses = []
+        for batch in loader:
+            logits = model(batch["clip"], batch["embedding"])
+            soft = teacher_probs(batch["row"], batch["indices"]) if teacher_probs else None
+            loss = student_loss(logits, batch["label"], config, soft)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            step += 1
+            if progress:
+                progress({"event": "step", "epoch": epoch + 1, "step": step, "loss": losses[-1]})
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": sched.get_last_lr()[0]}
+        last = epoch + 1 == config.epochs
+        if len(val_idx) and ((epoch + 1) % config.eval_every == 0 or last):
+            metrics = evaluate_student(model, data, val_idx, seed=config.seed)
+            video, fused = metrics["video_only"], metrics["fused"]
+            record.update(val_accuracy=video["accuracy"], val_balanced_accuracy=video["balanced_accuracy"],
+                          val_fused_accuracy=fused["accuracy"])
+        record["seconds"] = time.perf_counter() - t0
+        history.append(record)
+        if progress:
+            progress({"event": "epoch", "epochs": config.epochs, **record})
+    model.eval()  # the last epoch was always evaluated: `metrics` is the final model's
+    return TrainResult(model=model, history=history, metrics=metrics, wall_time_s=time.perf_counter() - start)
+
+
+# --- Command line ----------------------------------------------------------------------------
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `python -m gaitlab train`."""
+    d = TrainConfig()
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="gait-keypoints folder")
+    parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="weights file (.safetensors); card beside it")
+    parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--clips-per-video", type=int, default=d.clips_per_video, help="random clips per video per epoch")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--val-fold", type=int, default=d.val_fold,
+                        help=f"subject-grouped fold held out (0..{d.n_folds - 1}); -1 trains on all data")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--workers", type=int, default=d.num_workers, help="clip-rendering processes")
+
+
+def _command_line() -> str:
+    """The command as typed: `python -m gaitlab …` shows up in argv as gaitlab/__main__.py."""
+    argv = sys.argv
+    if argv and Path(argv[0]).name == "__main__.py":
+        return "python -m " + Path(argv[0]).parent.name + " " + shlex.join(argv[1:])
+    return shlex.join(argv)
+
+
+def _split_counts(data: GaitData, idx: np.ndarray) -> dict[str, Any]:
+    sub = data.meta.loc[idx]
+    per_class = {c: [int((sub["label"] == c).sum()), int(sub.loc[sub["label"] == c, "subject_id"].nunique())]
+                 for c in CLASSES}
+    return {"videos": int(len(sub)), "subjects": int(sub["subject_id"].nunique()), "videos_subjects_per_class": per_class}
+
+
+def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_idx: np.ndarray, val_idx: np.ndarray) -> dict[str, Any]:
+    """The model card of a trained student (save_weights adds classes, tensors and SHA-256)."""
+    fold = config.val_fold
+    split = (f"StratifiedGroupKFold(n_splits={config.n_folds}, shuffle=True, random_state={config.seed}) over "
+             f"subject_id, stratified by label; fold {fold} of {config.n_folds} held out (no subject on both sides)"
+             if fold >= 0 else "no hold-out: trained on all usable videos (see the cross-validation protocol)")
+    return {
+        "architecture": config.architecture,
+        "architecture_kwargs": config.architecture_kwargs,
+        "view": "silhouette",
+        "clip": {"frames": CLIP_FRAMES, "size": FRAME_SIZE, "channels": 3,
+            "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+            "sampling": (
+                "inference: clips of 8 frames evenly spaced over one estimated gait cycle "
+                "(autocorrelation of ankle distance), up to 12 clips tiling the walk (clips.plan_clips); "
+                "video probabilities = mean of clip softmaxes. training: random start, span = cycle x "
+                f"U{SPAN_JITTER} (frame-rate jitter), aspect x U{ASPECT_JITTER}, heavily augmented silhouette rendering"
+            ),
+        },
+        "embedder": {"name": text.NAME, "dim": EMBED_DIM},
+        "training_data": {
+            "dataset": DATASET_NAME,
+            "usable_videos": int(len(data.meta)),
+            "dropped_videos": data.dropped.to_dict(orient="records"),
+            "subjects": int(data.meta["subject_id"].nunique()),
+            "train": _split_counts(data, train_idx),
+            "sources": [KOA_PD_NM_CITATION, "disabled-gait set (Disabled_Assistive, Disabled_NonAssistive)"],
+            "notes": "synthetic clinical notes (gaitlab.notes), never naming the diagnosis; "
+                     f"dropped for {config.note_drop_rate:.0%} of training samples",
+        },
+        "protocol": {
+            "split": split,
+            "val_fold": fold,
+            "validation": _split_counts(data, val_idx) if len(val_idx) else None,
+            "caveat": "PD_Severe has one subject: it is either trained on or tested on, never both.",
+        },
+        "metrics": result.metrics,
+        "training": {"config": asdict(config), "history": result.history},
+        "status": "first model: trained on rendered keypoint silhouettes without distillation; "
+                  "a baseline for the evaluation protocol, not a clinical tool",
+        "command": _command_line(),
+        "wall_time_s": round(result.wall_time_s, 1),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "parameters": count_parameters(result.model),
+        "flops": count_flops(result.model),
+    }
+
+
+def _print_progress(event: dict[str, Any]) -> None:
+    if event["event"] == "step" and event["step"] % 25 == 0:
+        print(f"  step {event['step']:5d}  loss {event['loss']:.3f}", flush=True)
+    elif event["event"] == "epoch":
+        val = f"  val acc {event['val_accuracy']:.3f}  bal {event['val_balanced_accuracy']:.3f}  fused {event['val_fused_accuracy']:.3f}" if "val_accuracy" in event else ""
+        print(f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.3f}{val}  {event['seconds']:.0f} s", flush=True)
+
+
+def _print_metrics(name: str, m: dict[str, Any]) -> None:
+    print(f"{name}: accuracy {m['accuracy']:.3f}  balanced {m['balanced_accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  ECE {m['ece']:.3f}")
+    print("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in m["per_class_recall"].items() if r is not None))
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """`python -m gaitlab train`: train on the chosen split, report, save weights + card."""
+    config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, batch_size=args.batch_size,
+                         lr=args.lr, val_fold=args.val_fold, seed=args.seed, num_workers=args.workers)
+    try:
+        data = load_gait_data(args.data)
+        if not -1 <= config.val_fold < config.n_folds:
+            raise InputError(f"--val-fold must be -1 or 0..{config.n_folds - 1}, not {config.val_fold}.")
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if config.val_fold >= 0:
+        train_idx, val_idx = subject_folds(data.meta, config.n_folds, config.seed)[config.val_fold]
+    else:
+        train_idx, val_idx = np.arange(len(data.meta)), np.array([], dtype=int)
+    print(f"{len(data.meta)} usable videos ({len(data.dropped)} dropped); train {len(train_idx)} videos, "
+          f"hold-out {len(val_idx)} videos / {data.meta.loc[val_idx, 'subject_id'].nunique()} subjects", flush=True)
+    result = train_student(data, train_idx, val_idx, config, progress=_print_progress)
+    for kind in ("video_only", "fused") if result.metrics else ():
+        _print_metrics(kind, result.metrics[kind])
+    save_weights(result.model, build_card(data, config, result, train_idx, val_idx), args.out)
+    print(f"saved {args.out} ({result.wall_time_s:.0f} s)")
+    return 0
+

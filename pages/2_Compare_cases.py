@@ -1,0 +1,41 @@
+"""Compare cases: two to four cases side by side."""
+import numpy as np
+import streamlit as st
+
+from gaitlab import app, figures
+
+app.page_header("Compare cases", "Two to four cases side by side: what the model saw with Grad-CAM, "
+                "the probabilities, how they differ, and the timelines.")
+count = st.slider("Number of cases", 2, 4, 2)
+picked = []
+columns = st.columns(count)
+for i, column in enumerate(columns):
+    with column:
+        ref, note = app.case_picker(f"compare_{i}", label=f"Case {i + 1}")
+        picked.append((ref, note))
+if any(ref is None for ref, _ in picked):
+    st.info("Choose every case to compare.")
+    st.stop()
+
+analyses = []
+for (ref, note), column in zip(picked, columns):
+    analysis = app.analyze_case(ref, note)
+    if analysis is None:
+        st.stop()
+    analyses.append((f"{len(analyses) + 1}. {ref.name}", ref, note, analysis))
+
+st.plotly_chart(figures.probability_comparison({name: a.probabilities for name, _, _, a in analyses}))
+names = [name for name, *_ in analyses]
+first, second = st.columns(2)
+a_name = first.selectbox("Difference: from", names, index=0)
+b_name = second.selectbox("to", names, index=1)
+by_name = {name: a for name, _, _, a in analyses}
+st.plotly_chart(figures.difference_chart(by_name[a_name].probabilities, by_name[b_name].probabilities, (a_name, b_name)))
+
+for column, (name, ref, note, analysis) in zip(st.columns(count), analyses):
+    with column:
+        st.markdown(f"**{name}** — {app.class_label(analysis.label)}, {analysis.confidence:.0%}")
+        explanation = app.explain_case(ref, note, analysis, "gradcam")
+        st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays), columns=2), key=f"cam_{name}")
+        st.plotly_chart(figures.clip_timeline(analysis), key=f"timeline_{name}")
+        app.show_warnings(analysis)

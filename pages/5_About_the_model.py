@@ -1,0 +1,18 @@
+"""About the model: the shipped model card, rendered."""
+import streamlit as st
+
+from gaitlab import app, figures
+from gaitlab.model_card import confusion_frame, headline_metrics, metrics_table, render_markdown
+from gaitlab.weights import read_card
+
+app.page_header("About the model", "The shipped model's card: data, evaluation protocol, figures, "
+                "confusion matrix, intended use and limits.")
+card = read_card()
+head = headline_metrics(card)
+if head:
+    st.plotly_chart(figures.confusion_matrix_chart(confusion_frame(head)))
+    st.plotly_chart(figures.recall_chart({c: r for c, r in head["per_class_recall"].items() if r is not None}))
+table = metrics_table(card.get("metrics") or {})
+if len(table):
+    st.dataframe(table, hide_index=True)
+st.markdown(render_markdown(card))

@@ -1,0 +1,55 @@
+"""Shared fixtures: small generated cases and a randomly initialised model on disk.
+
+No test depends on ../shared; tests that use the real data skip when it is absent.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from gaitlab.model import gait_student
+from gaitlab.weights import save_weights
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory) -> Path:
+    """A student with random weights saved like the shipped one (pipeline tests need no training)."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "random.safetensors"
+    save_weights(gait_student(), {"architecture": "gait_student", "view": "silhouette"}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def walker_video(tmp_path_factory) -> Path:
+    """A 3-second 320x240 video of one generated walker."""
+    from gaitlab.walker import WalkerParams, render_walk_video, walk_keypoints
+
+    path = tmp_path_factory.mktemp("cases") / "walker.mp4"
+    seq = walk_keypoints(WalkerParams(), n_frames=90, fps=30.0, aspect=320 / 240)
+    render_walk_video(path, [seq], width=320, height=240, fps=30.0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def walker_csv(tmp_path_factory) -> Path:
+    """A MediaPipe-layout keypoint CSV of one generated walker (with a misleading label column)."""
+    from gaitlab.walker import WalkerParams, walk_keypoints, write_keypoint_csv
+
+    path = tmp_path_factory.mktemp("cases") / "walker.csv"
+    seq = walk_keypoints(WalkerParams(), n_frames=120, fps=30.0)
+    write_keypoint_csv(path, seq, extra_columns={"label": "PD_Severe", "video_file": "x.mp4"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_walkers_video(tmp_path_factory) -> Path:
+    """Two people walking in opposite directions in one video."""
+    from gaitlab.walker import WalkerParams, render_walk_video, walk_keypoints
+
+    path = tmp_path_factory.mktemp("cases") / "two_walkers.mp4"
+    a = walk_keypoints(WalkerParams(start_x=0.1, direction=1), n_frames=90, fps=30.0, aspect=4 / 3)
+    b = walk_keypoints(WalkerParams(start_x=0.9, direction=-1, height=0.5), n_frames=90, fps=30.0, aspect=4 / 3)
+    render_walk_video(path, [a, b], width=320, height=240, fps=30.0)
+    return path

@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gaitlab.constants import CLASSES
+from gaitlab.errors import InputError
+from gaitlab.inference import analyze
+from gaitlab.weights import load_model
+
+
+@pytest.fixture(scope="module")
+def model(random_weights):
+    return load_model(random_weights)
+
+
+def _check(result):
+    assert set(result.probabilities) == set(CLASSES)
+    assert abs(sum(result.probabilities.values()) - 1) < 1e-5
+    assert result.label == max(result.probabilities, key=result.probabilities.get)
+    assert result.confidence == pytest.approx(result.probabilities[result.label])
+    assert result.clip.shape == (1, 3, 8, 224, 224) and result.embedding.shape == (1, 384)
+    assert result.frames.shape == (8, 224, 224, 3) and result.frames.dtype == np.uint8
+    assert len(result.clips) >= 1
+    for c in result.clips:
+        assert abs(sum(c.probabilities.values()) - 1) < 1e-5 and c.start <= c.end
+    json.dumps(result.to_dict())
+
+
+def test_analyze_video(walker_video, model):
+    result = analyze(walker_video, "knee pain", model=model)
+    _check(result)
+    assert result.source == "video" and result.source_frames.shape == (8, 224, 224, 3)
+    assert (result.frames > 0).mean() > 0.02  # a person is in the frames the model saw
+    assert not any("several people" in w.lower() for w in result.warnings)
+
+
+def test_analyze_keypoint_csv(walker_csv, model):
+    result = analyze(walker_csv, model=model)
+    _check(result)
+    assert result.source == "keypoints" and result.source_frames is None
+    assert not result.embedding.any()  # no note → zero embedding
+
+
+def test_note_changes_the_answer_but_not_the_clip(walker_csv, model):
+    a = analyze(walker_csv, "", model=model)
+    b = analyze(walker_csv, "resting tremor, shuffling steps", model=model)
+    assert torch.equal(a.clip, b.clip)
+    assert a.probabilities != b.probabilities
+
+
+def test_several_people_warn(two_walkers_video, model):
+    result = analyze(two_walkers_video, model=model)
+    _check(result)
+    assert any("people" in w.lower() for w in result.warnings)
+
+
+def test_main_clip_is_the_model_input(walker_csv, model):
+    result = analyze(walker_csv, model=model)
+    with torch.no_grad():
+        p = torch.softmax(model(result.clip, result.embedding), 1)[0]
+    main = result.clips[result.main_clip].probabilities
+    assert np.allclose(p.numpy(), [main[c] for c in CLASSES], atol=1e-5)
+
+
+def _file(directory, name, content=b""):
+    path = directory / name
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda d: d / "missing.mp4", "does not exist"),
+    (lambda d: d, "folder"),
+    (lambda d: _file(d, "empty.mp4"), "empty"),
+    (lambda d: _file(d, "notes.txt", b"hi"), "not a supported"),
+])
+def test_bad_paths(tmp_path, model, make, match):
+    with pytest.raises(InputError, match=match):
+        analyze(make(tmp_path), model=model)

@@ -1,0 +1,82 @@
+"""The keypoint teacher: rate-free inputs, a tiny training run, windows and soft targets."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gaitlab.features import mirror
+from gaitlab.teacher import N_FEATURES, TeacherConfig, TemporalConvNet, keypoint_features, teacher_soft_targets, train_teacher
+from gaitlab.walker import WalkerParams, walk_keypoints
+
+NORMAL, STOOPED = 0, 5  # class ids used for the two generated groups
+
+
+def test_keypoint_features_shape_and_invariances():
+    seq = walk_keypoints(WalkerParams(), 120, 30.0)
+    f = keypoint_features(seq)
+    assert f.shape == (120, N_FEATURES) and f.dtype == np.float32 and np.isfinite(f).all()
+    # Walking right→left gives the same features once the direction is normalised.
+    back = keypoint_features(walk_keypoints(WalkerParams(direction=-1), 120, 30.0))
+    assert np.abs(back - f).max() < 1e-3
+    # Twice the frame rate: positions match at shared instants, velocities (per cycle) too.
+    fast = keypoint_features(walk_keypoints(WalkerParams(), 240, 60.0))
+    inner = slice(10, 110)
+    # (The walker's hip snaps to the lowest foot, so compare typical, not worst-case, error.)
+    assert (np.abs(fast[::2][inner] - f[inner]).mean(0) <= 0.05 * np.abs(f[inner]).max(0) + 0.01).all()
+
+
+def test_network_shapes_and_masked_padding():
+    net = TemporalConvNet().eval()
+    x = torch.randn(3, N_FEATURES, 32)
+    assert net(x).shape == (3, 9)
+    mask = torch.ones(3, 32, dtype=torch.bool)
+    mask[0, 20:] = False
+    padded = x.clone()
+    padded[0, :, 20:] = 123.0  # junk in the padding must not leak through the pooling much
+    a, b = net(x, mask), net(padded, mask)
+    assert torch.allclose(a, b, atol=1e-4)
+    assert torch.allclose(net(x[:1, :, :20]), a[:1], atol=1e-4)  # same as an unpadded short window
+
+
+def _two_groups(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Upright vs stooped walkers of random length, frame rate, phase and direction."""
+    rng = np.random.default_rng(seed)
+    seqs, labels = [], []
+    for i in range(n):
+        stooped = i % 2 == 1
+        fps = float(rng.choice([25.0, 30.0, 50.0]))
+        params = WalkerParams(trunk_flexion=25.0 if stooped else 0.0, knee_flexion=rng.uniform(50, 65),
+                              phase=rng.random(), direction=int(rng.choice([-1, 1])))
+        seqs.append(walk_keypoints(params, int(rng.integers(2, 5) * fps), fps))
+        labels.append(STOOPED if stooped else NORMAL)
+    return seqs, np.array(labels)
+
+
+def test_teacher_learns_two_generated_classes():
+    seqs, labels = _two_groups(12, seed=0)
+    config = TeacherConfig(epochs=6, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0)
+    teacher = train_teacher(seqs, labels, config)
+    losses = [h["loss"] for h in teacher.history]
+    assert losses[-1] < 0.7 * losses[0]
+    test_seqs, test_labels = _two_groups(8, seed=1)
+    proba = teacher.predict_proba(test_seqs)
+    assert proba.shape == (8, 9) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert (proba.argmax(1) == test_labels).all()
+    assert teacher.state_dict().keys() == TemporalConvNet(channels=16).state_dict().keys()
+
+    # One window and the distillation helper agree with the whole-sequence view here.
+    seq = test_seqs[1]
+    w = teacher.window_proba(seq, 10, 40)
+    assert w.shape == (9,) and w.argmax() == STOOPED
+    assert teacher.window_proba(mirror(seq), 10, 40).argmax() == STOOPED
+    for scope in ("window", "sequence"):
+        fn = teacher_soft_targets(teacher, test_seqs, temperature=2.0, scope=scope)
+        soft = fn(torch.tensor([0, 1]), torch.tensor([list(range(0, 32, 4))] * 2))
+        assert soft.shape == (2, 9) and torch.allclose(soft.sum(1), torch.ones(2), atol=1e-5)
+        assert soft[0].argmax() == NORMAL and soft[1].argmax() == STOOPED
+        sharp = teacher_soft_targets(teacher, test_seqs, temperature=1.0, scope=scope)(
+            torch.tensor([1]), torch.tensor([list(range(0, 32, 4))]))
+        assert sharp.max() > soft[1].max()  # a higher temperature softens the targets
+    with pytest.raises(ValueError):
+        teacher_soft_targets(teacher, test_seqs, scope="clip")

@@ -1,0 +1,169 @@
+"""gaitlab.train: metrics, the loss, a few training steps on generated walkers, saving (fast)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+
+from gaitlab.constants import CLASSES
+from gaitlab.dataset import GaitData
+from gaitlab.train import (
+    TrainConfig, add_train_arguments, build_card, classification_metrics, evaluate_student,
+    expected_calibration_error, run_train, student_loss, train_student,
+)
+from gaitlab.weights import load_weights, save_weights
+
+# Two clearly different gaits: an upright brisk walker and a stooped, slow, stiff, limping one.
+GAITS = {
+    "Normal": dict(speed=0.8, cadence=110, step_length=0.45, arm_swing=35, knee_flexion=60),
+    "KOA_Severe": dict(speed=0.3, cadence=80, step_length=0.22, arm_swing=5, asymmetry=0.7,
+                       knee_flexion=20, trunk_flexion=30),
+}
+
+
+def walker_sequence(label: str, seed: int, n_frames: int = 90) -> np.ndarray:
+    """[n_frames, 33, 4] keypoints of one generated walker of class `label`."""
+    rng = np.random.default_rng(seed)
+    try:
+        from gaitlab.walker import WalkerParams, walk_keypoints
+    except ImportError:  # before the walker existed: a swaying stick figure stands in
+        t = np.arange(n_frames)[:, None]
+        seq = np.zeros((n_frames, 33, 4), np.float32)
+        seq[..., 0] = 0.3 + 0.002 * t + 0.01 * rng.standard_normal((1, 33))
+        seq[..., 1] = np.linspace(0.2, 0.9, 33) * (0.8 if label == "KOA_Severe" else 1.0)
+        seq[:, 28, 0] += 0.05 * np.sin(t[:, 0] / (3.0 if label == "Normal" else 6.0))
+        seq[..., 3] = 1
+        return seq
+    params = WalkerParams(**GAITS[label], height=rng.uniform(0.5, 0.7), direction=int(rng.choice([-1, 1])),
+                          phase=rng.uniform(0, 1))
+    return walk_keypoints(params, n_frames, fps=30.0)
+
+
+def walker_data(n_per_class: int) -> GaitData:
+    """One video per generated subject, `n_per_class` subjects of each class in `GAITS`."""
+    rows, seqs = [], {}
+    for c, label in enumerate(GAITS):
+        for s in range(n_per_class):
+            vid = f"{label}-{s}"
+            seqs[vid] = walker_sequence(label, seed=100 * c + s)
+            rows.append({"video_id": vid, "label": label, "subject_id": vid})
+    return GaitData.from_sequences(pd.DataFrame(rows), seqs)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = walker_data(3)
+    config = TrainConfig(epochs=3, clips_per_video=3, batch_size=6, lr=3e-3, seed=0, eval_every=10)
+    val = np.array([0, len(data.meta) - 1])
+    return data, config, val, train_student(data, np.arange(len(data.meta)), val, config)
+
+
+def test_ece_on_a_hand_computed_example():
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.45, 0.55]])
+    y = np.array([0, 1, 1, 0])
+    # Bins (15 wide, 1/15 each): 0.9 and 0.8 land in separate bins, 0.7 and 0.55 too.
+    # |1-0.9| + |0-0.8| + |1-0.7| + |0-0.55|, each weighted 1/4.
+    assert expected_calibration_error(y, probs) == pytest.approx((0.1 + 0.8 + 0.3 + 0.55) / 4)
+    # Two predictions in one bin are averaged before the difference is taken.
+    probs2 = np.array([[0.81, 0.19], [0.82, 0.18]])
+    assert expected_calibration_error(np.array([0, 1]), probs2) == pytest.approx(abs(0.5 - 0.815))
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_metrics_match_scikit_learn():
+    rng = np.random.default_rng(3)
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 7, 7, 8])
+    probs = rng.dirichlet(np.ones(len(CLASSES)), size=len(y))
+    probs[[0, 3, 5, 9]] += np.eye(len(CLASSES))[y[[0, 3, 5, 9]]]  # some right answers
+    probs /= probs.sum(1, keepdims=True)
+    pred = probs.argmax(1)
+    m = classification_metrics(y, probs)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    present = sorted(set(y))
+    assert m["macro_f1"] == pytest.approx(f1_score(y, pred, labels=present, average="macro"))
+    recall = recall_score(y, pred, labels=present, average=None)
+    for c, r in zip(present, recall):
+        assert m["per_class_recall"][CLASSES[c]] == pytest.approx(r)
+    assert m["per_class_recall"]["PD_Severe"] is None  # absent from this hold-out
+    assert np.array_equal(m["confusion_matrix"], confusion_matrix(y, pred, labels=range(len(CLASSES))))
+    assert m["n"] == len(y) and 0 <= m["ece"] <= 1
+    json.dumps(m)  # goes into the model card as is
+
+
+def test_student_loss_distillation_hook():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(4, 9), torch.tensor([0, 1, 2, 3])
+    config = TrainConfig(label_smoothing=0.1, distill_weight=0.5, temperature=2.0)
+    hard = student_loss(logits, labels, config)
+    assert hard == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)))
+    # Soft targets equal to the student's own tempered output add nothing but the hard half.
+    own = torch.softmax(logits / 2.0, dim=1)
+    assert student_loss(logits, labels, config, own) == pytest.approx(0.5 * float(hard), abs=1e-5)
+    assert student_loss(logits, labels, config, torch.full((4, 9), 1 / 9)) > 0.5 * hard
+
+
+def test_a_few_training_steps_make_the_loss_fall(trained):
+    _, _, _, result = trained
+    losses = [h["loss"] for h in result.history]
+    assert len(losses) == 3
+    assert losses[-1] < losses[0] - 0.3, losses  # from ~ln 9 towards the two classes present
+    assert result.wall_time_s > 0
+    for kind in ("video_only", "fused"):
+        assert result.metrics[kind]["n"] == 2
+    assert not result.model.training
+
+
+def test_evaluate_student_shapes(trained):
+    data, _, val, result = trained
+    m = evaluate_student(result.model, data, val)
+    assert m["n_videos"] == 2 and m["n_subjects"] == 2
+    assert len(m["video_only"]["confusion_matrix"]) == len(CLASSES)
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    data, config, val, result = trained
+    card = build_card(data, config, result, np.arange(len(data.meta)), val)
+    path = tmp_path / "student.safetensors"
+    save_weights(result.model, card, path)
+    model, loaded = load_weights(path)
+    clip, emb = torch.randn(2, 3, 8, 224, 224), torch.randn(2, 384)
+    with torch.no_grad():
+        assert torch.allclose(model(clip, emb), result.model(clip, emb), atol=1e-5)
+    for key in ("view", "clip", "embedder", "training_data", "protocol", "metrics", "status", "command",
+                "wall_time_s", "date", "parameters", "flops"):
+        assert key in loaded, key
+    assert loaded["architecture"] == "gait_student" and loaded["view"] == "silhouette"
+    assert "Kour" in json.dumps(loaded["training_data"])
+
+
+def test_run_train_end_to_end(tmp_path, capsys):
+    """The CLI glue: a data folder in the real layout → progress lines → weights + card."""
+    data = walker_data(5)
+    root = tmp_path / "data"
+    root.mkdir()
+    data.meta[["video_id", "label", "subject_id"]].to_csv(root / "metadata.csv", index=False)
+    np.savez(root / "keypoints.npz", **{v: data.sequences[v].astype(np.float16) for v in data.meta["video_id"]})
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    out = tmp_path / "w" / "student.safetensors"
+    args = parser.parse_args(["--data", str(root), "--out", str(out), "--epochs", "1", "--clips-per-video", "1",
+                              "--batch-size", "5", "--val-fold", "0"])
+    assert run_train(args) == 0
+    printed = capsys.readouterr().out
+    assert "epoch 1/1" in printed and "val acc" in printed
+    _, card = load_weights(out)
+    assert card["protocol"]["val_fold"] == 0 and card["protocol"]["validation"]["subjects"] == 2
+    assert set(card["metrics"]) >= {"video_only", "fused"}
+
+
+def test_run_train_rejects_a_missing_folder(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    assert run_train(parser.parse_args(["--data", str(tmp_path / "nope")])) == 2
+    assert capsys.readouterr().err.startswith("error:")
