@@ -16,7 +16,16 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from .constants import CLASSES, DATA_ROOT_ENV, DISPLAY_NAMES, MAX_NOTE_CHARS, NOTICE, SUPPORTED_EXTENSIONS
+from .constants import (
+    CLASSES,
+    DATA_ROOT_ENV,
+    DISPLAY_NAMES,
+    MAX_COHORT_FILES,
+    MAX_NOTE_CHARS,
+    MAX_UPLOAD_MB,
+    NOTICE,
+    SUPPORTED_EXTENSIONS,
+)
 from .demo import DEMO_CASES, DEMO_DIR, demo_case
 from .errors import InputError, WeightsError
 
@@ -62,9 +71,31 @@ def case_from_path(path: str | Path, name: str | None = None, description: str =
     return CaseRef(name or p.name, _file_digest(str(p), st_.st_mtime, st_.st_size), p.suffix.lower(), path=str(p), description=description)
 
 
+def check_upload(name: str, size: int) -> str:
+    """The upload's suffix, or InputError with a plain message for a file the app will not take.
+
+    Streamlit already refuses files over `server.maxUploadSize` (config.toml mirrors
+    `MAX_UPLOAD_MB`); this is the same limit, enforced here too so it holds whatever config
+    the server was started with. The suffix must be a supported one: it names the temporary
+    file and picks the reader.
+    """
+    suffix = Path(str(name)).suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        kinds = ", ".join(e.lstrip(".") for e in SUPPORTED_EXTENSIONS)
+        raise InputError(f"{name} is not a supported file type (supported: {kinds}).")
+    if size > MAX_UPLOAD_MB * 1024 * 1024:
+        raise InputError(f"{name} is {size / 2**20:,.0f} MB; GaitLab takes uploads of at most "
+                         f"{MAX_UPLOAD_MB} MB per file.")
+    if size == 0:
+        raise InputError(f"{name} is empty.")
+    return suffix
+
+
 def case_from_upload(upload: Any) -> CaseRef:
+    """A CaseRef for an uploaded file; InputError (see `check_upload`) for one the app refuses."""
+    suffix = check_upload(upload.name, upload.size if hasattr(upload, "size") else len(upload.getvalue()))
     data = upload.getvalue()
-    return CaseRef(upload.name, sha256_bytes(data), Path(upload.name).suffix.lower(), data=data)
+    return CaseRef(upload.name, sha256_bytes(data), suffix, data=data)
 
 
 def demo_ref(name: str) -> CaseRef:
@@ -91,18 +122,27 @@ def case_picker(key: str, label: str = "Case", allow_upload: bool = True) -> tup
         st.caption(demo_case(titles[title]).shows)
     elif source == "Upload a file":
         upload = st.file_uploader(f"{label}: video or MediaPipe keypoint CSV", type=UPLOAD_TYPES, key=f"{key}_upload")
-        ref = case_from_upload(upload) if upload is not None else None
+        try:
+            ref = case_from_upload(upload) if upload is not None else None
+        except InputError as exc:
+            st.error(str(exc))
+            ref = None
     else:
         ref = current
         st.caption(f"{current.name}")
     default_note = ref.description if ref is not None else ""
-    note = st.text_area(f"{label}: clinical note (optional)", value=default_note, max_chars=MAX_NOTE_CHARS,
-                        key=f"{key}_note_{ref.digest[:12] if ref else 'none'}", height=80)
+    note = st.text_area(f"{label}: clinical note (optional)", value=default_note[:MAX_NOTE_CHARS],
+                        max_chars=MAX_NOTE_CHARS, key=f"{key}_note_{ref.digest[:12] if ref else 'none'}",
+                        height=80, help=f"At most {MAX_NOTE_CHARS:,} characters.")
     return ref, note
 
 
 def _with_file(ref: CaseRef, work: Callable[[str], Any]) -> Any:
-    """Run `work(path)` on the case's bytes; an upload lives in a private temp dir meanwhile."""
+    """Run `work(path)` on the case's bytes; an upload lives in a private temp dir meanwhile.
+
+    The folder (mode 0700) is removed when `work` returns or raises, so no upload outlives its
+    analysis; nothing is written anywhere else.
+    """
     if ref.path is not None:
         return work(ref.path)
     tmp = tempfile.mkdtemp(prefix="gaitlab-upload-")  # mode 0700: private to this user
@@ -241,6 +281,9 @@ def cohort_from_uploads(uploads, cohort: str, workers: int = 1):
     """Analyse uploaded files as one cohort; the files live in a private temp dir meanwhile."""
     from .cohort import CohortItem
 
+    if len(uploads) > MAX_COHORT_FILES:
+        raise InputError(f"{len(uploads):,} files were uploaded; one cohort run takes at most "
+                         f"{MAX_COHORT_FILES:,}.")
     refs = [case_from_upload(u) for u in uploads]
     key = ("uploads", cohort, tuple((r.name, r.digest) for r in refs))
     tmp = tempfile.mkdtemp(prefix="gaitlab-cohort-")
@@ -258,11 +301,31 @@ def cohort_from_uploads(uploads, cohort: str, workers: int = 1):
     return table, {r.name: r for r in refs}
 
 
-def cohort_from_source(source: Path, workers: int = 1):
-    """Analyse a server-side folder or manifest (already confined by the caller)."""
+def confine_items(items, root: Path) -> None:
+    """InputError if any case resolves outside `root`: a manifest row with `..` or an absolute
+    path, or a link inside the folder pointing out of it, would otherwise escape the
+    confinement of the typed folder."""
+    root = Path(root).resolve()
+    for item in items:
+        try:
+            real = Path(item.path).resolve()
+        except (OSError, ValueError):
+            raise InputError(f"{item.path} is not a usable path.") from None
+        if real != root and root not in real.parents:
+            raise InputError(f"{item.path} lies outside the data folder GaitLab may read ({root}); "
+                             "list only files inside it.")
+
+
+def cohort_from_source(source: Path, workers: int = 1, root: Path | None = None):
+    """Analyse a server-side folder or manifest (already confined by the caller); every case it
+    lists must also lie under `root` (default `data_root()`)."""
     from .cohort import collect_inputs
 
     items = collect_inputs(source)
+    if root is None:  # the bundled demo cohort lives with the package, wherever the data root is
+        demo = DEMO_DIR.resolve()
+        root = demo if demo in Path(source).resolve().parents else data_root()
+    confine_items(items, root)
     key = ("server", str(source), tuple((i.path, i.cohort, i.label, i.description, _mtime(i.path)) for i in items))
     return cohort_table(items, key, workers)
 

@@ -53,16 +53,35 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _cohort(args: argparse.Namespace) -> int:
-    from .cohort import run_cohort
+    from .cohort import CohortAborted, collect_inputs, execute_items
+
+    if args.scheduler and args.workers is not None:
+        raise InputError("Give --workers (local processes) or --scheduler (a Dask cluster), not both.")
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be 1 or more, not {args.workers}.")
 
     def report(k: int, n: int, row: dict) -> None:
         status = f"error: {row['error']}" if row["error"] else f"{row['predicted']} ({float(row['confidence']):.2f})"
         print(f"[{k}/{n}] {row['path']}: {status}", file=sys.stderr)
 
-    table = run_cohort(args.input, args.out, workers=args.workers, weights=args.weights, progress=report)
-    errors = int((table["error"] != "").sum())
-    print(f"wrote {len(table)} rows to {args.out} ({errors} error row(s))")
+    try:
+        run = execute_items(collect_inputs(args.input), args.out, workers=args.workers or 1,
+                            weights=args.weights, progress=report, scheduler=args.scheduler,
+                            resume=args.resume)
+    except CohortAborted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    kept = f"; kept {run.resumed} row(s) from the earlier run" if args.resume else ""
+    redone = f", redid {run.dropped} incomplete line(s)" if run.dropped else ""
+    print(f"wrote {len(run.table)} rows to {args.out} ({run.errors} error row(s)); "
+          f"analysed {run.analysed} in {run.seconds:.1f} s{kept}{redone}")
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench_cli
+
+    return run_bench_cli(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,12 +104,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_explain)
 
-    p = sub.add_parser("cohort", help="analyse a folder or manifest CSV into one CSV table")
+    p = sub.add_parser(
+        "cohort", help="analyse a folder or manifest CSV into one CSV table",
+        description="Analyse every case of a folder or manifest into one CSV row each. Rows are "
+        "written as cases finish; at the end the file is rewritten in input order. An existing "
+        "output file is overwritten unless --resume is given.")
     p.add_argument("input", help="folder (searched recursively) or manifest CSV with a 'path' column")
-    p.add_argument("--out", required=True, help="output CSV")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes")
+    p.add_argument("--out", required=True, help="output CSV (overwritten unless --resume)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default 1); each loads the model once and uses one torch thread")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786; the workers open the "
+                   "files themselves at the absolute paths resolved here, so they must see the same files "
+                   "at the same paths; each worker process loads the model once")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows already in --out (results and error rows) and analyse only the "
+                   "other cases; a half-written last line (from a crash) is redone")
     p.add_argument("--weights", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_cohort)
+
+    from .bench import add_bench_arguments
+
+    p = sub.add_parser("bench", help="measure speed and memory on this machine (exits 0 even when a target is missed)")
+    add_bench_arguments(p)
+    p.set_defaults(func=_bench)
 
     from .train import add_train_arguments, run_train
 

@@ -90,22 +90,27 @@ def estimate_cycle_frames(signal: np.ndarray, default: float = DEFAULT_CYCLE_FRA
     return float(np.clip(2 * best_lag, 12, 180))
 
 
+# Per-channel lookup of the normalised value of every uint8 level: [3, 256].
+_NORMALISED = (
+    (np.arange(256, dtype=np.float32)[None, :] / 255.0 - np.array(IMAGENET_MEAN, np.float32)[:, None])
+    / np.array(IMAGENET_STD, np.float32)[:, None]
+)
+
+
 def to_model_input(frames: np.ndarray) -> torch.Tensor:
     """`frames` uint8 [8, 224, 224] (silhouettes) or [8, 224, 224, 3] (RGB) → [1, 3, 8, 224, 224].
 
-    Values are scaled to 0..1 and ImageNet-normalised per channel; a single-channel silhouette
-    is repeated on the three channels.
+    Values are scaled to 0..1 and ImageNet-normalised per channel (by table lookup: exact and
+    fast); a single-channel silhouette is repeated on the three channels.
     """
     frames = np.asarray(frames)
-    if frames.shape[:3] != (CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE):
-        raise ValueError(f"expected {CLIP_FRAMES} frames of {FRAME_SIZE}x{FRAME_SIZE}, got {frames.shape}")
-    x = torch.from_numpy(frames.astype(np.float32) / 255.0)
-    if x.ndim == 3:
-        x = x.unsqueeze(-1).expand(-1, -1, -1, CHANNELS)
-    x = x.permute(3, 0, 1, 2)  # [C, T, H, W]
-    mean = torch.tensor(IMAGENET_MEAN).view(CHANNELS, 1, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(CHANNELS, 1, 1, 1)
-    return ((x - mean) / std).unsqueeze(0).contiguous()
+    if frames.shape[:3] != (CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE) or frames.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames [{CLIP_FRAMES}, {FRAME_SIZE}, {FRAME_SIZE}(, 3)], got {frames.dtype} {frames.shape}")
+    if frames.ndim == 3:
+        x = _NORMALISED[:, frames]  # [3, T, H, W]
+    else:
+        x = np.stack([_NORMALISED[c][frames[..., c]] for c in range(CHANNELS)])
+    return torch.from_numpy(x).unsqueeze(0)
 
 
 def blank_clip() -> torch.Tensor:

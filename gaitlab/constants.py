@@ -82,9 +82,26 @@ SUPPORTED_EXTENSIONS = VIDEO_EXTENSIONS + KEYPOINT_EXTENSIONS
 NUM_LANDMARKS = 33
 
 # --- Limits (one place; .streamlit/config.toml mirrors the upload size) ---------------------
+# Each limit has one plain message where it is enforced; tests/test_limits.py checks them all.
+# Largest upload the app takes, per file (Streamlit's `server.maxUploadSize` says the same).
 MAX_UPLOAD_MB = 500
+# Longer notes are cut to this many characters, with a warning (the app's text box stops here).
 MAX_NOTE_CHARS = 5000
+# Video duration. Clips are sampled (at most MAX_CLIPS of about one gait cycle), so a long video
+# costs reading time, not memory: above LONG_VIDEO_SECONDS it is analysed with a warning that
+# most of it is not looked at; above MAX_VIDEO_SECONDS it is refused (reading alone would take
+# minutes, and a clinical gait recording is far shorter).
+LONG_VIDEO_SECONDS = 5 * 60
 MAX_VIDEO_SECONDS = 30 * 60
+# Frame size. Frames are downscaled on arrival to PROCESSING_LONG_SIDE, so 4K is fine; frames
+# larger than 8K UHD (7680 px on the long side) or smaller than MIN_VIDEO_SIDE on either side
+# cannot be a usable gait recording and are refused.
+MAX_VIDEO_LONG_SIDE = 7680
+MIN_VIDEO_SIDE = 32
+# Keypoint CSVs: one row per frame; 30 minutes at 60 fps. Longer files are refused, and the
+# file is parsed row by row so memory stays bounded whatever its size.
+MAX_KEYPOINT_FRAMES = MAX_VIDEO_SECONDS * 60
+# Cases per cohort run (folder, manifest or uploaded files).
 MAX_COHORT_FILES = 2000
 # Server-side folders typed in the app must lie under this root (env var, else the working dir).
 DATA_ROOT_ENV = "GAITLAB_DATA_ROOT"

@@ -27,7 +27,7 @@ from .constants import (
     VIDEO_EXTENSIONS,
 )
 from .errors import InputError
-from .text import embed_note
+from .text import embed_note, note_text
 from .weights import default_weights, load_model
 
 # A clip counts as showing the person when at least this many of its 8 frames do.
@@ -122,14 +122,20 @@ def get_model(weights: str | Path | None = None) -> nn.Module:
 def check_input_path(path: str | Path) -> Path:
     """The path as a `Path`, or an InputError saying plainly why it cannot be analysed."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p} does not exist.")
-    if p.is_dir():
-        raise InputError(f"{p} is a folder; give a video or a keypoint CSV file.")
+    try:
+        if not p.exists():
+            raise InputError(f"{p} does not exist.")
+        if p.is_dir():
+            raise InputError(f"{p} is a folder; give a video or a keypoint CSV file.")
+        if not p.is_file():  # a pipe or a device would block the reader
+            raise InputError(f"{p.name} is not a regular file.")
+        size = p.stat().st_size
+    except OSError as exc:  # e.g. no permission to look inside its folder
+        raise InputError(f"{p} could not be read ({exc.strerror or 'access error'}).") from None
     if p.suffix.lower() not in SUPPORTED_EXTENSIONS:
         kinds = ", ".join(e.lstrip(".") for e in SUPPORTED_EXTENSIONS)
         raise InputError(f"{p.name} is not a supported file type (supported: {kinds}).")
-    if p.stat().st_size == 0:
+    if size == 0:
         raise InputError(f"{p.name} is empty.")
     return p
 
@@ -163,12 +169,11 @@ def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
     )
 
 
-def keypoint_file_clips(path: Path) -> CaseClips:
-    """Rendered silhouette clips of a MediaPipe keypoint CSV."""
+def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
+    """Rendered silhouette clips of a keypoint sequence [T, 33, 4] (NaN rows = no detection)."""
     from .dataset import keypoint_clips
-    from .keypoints import fill_gaps, load_keypoint_csv
+    from .keypoints import fill_gaps
 
-    raw = load_keypoint_csv(path)
     seq = fill_gaps(raw)
     warnings = []
     missing = float(np.isnan(raw[:, :, 0]).all(axis=1).mean())
@@ -185,6 +190,13 @@ def keypoint_file_clips(path: Path) -> CaseClips:
     )
 
 
+def keypoint_file_clips(path: Path) -> CaseClips:
+    """Rendered silhouette clips of a MediaPipe keypoint CSV."""
+    from .keypoints import load_keypoint_csv
+
+    return keypoint_sequence_clips(load_keypoint_csv(path))
+
+
 def prepare_case(path: str | Path, progress: Progress | None = None) -> CaseClips:
     p = check_input_path(path)
     if p.suffix.lower() in VIDEO_EXTENSIONS:
@@ -195,7 +207,7 @@ def prepare_case(path: str | Path, progress: Progress | None = None) -> CaseClip
 
 def note_embedding(description: str | None) -> tuple[torch.Tensor, list[str]]:
     """The note as a [1, 384] tensor, with a warning if it had to be shortened."""
-    text = description or ""
+    text = note_text(description)
     warnings = []
     if len(text) > MAX_NOTE_CHARS:
         warnings.append(f"The note is {len(text):,} characters long; only the first {MAX_NOTE_CHARS:,} were used.")
@@ -237,6 +249,7 @@ def analyze(
     progress: Progress | None = None,
 ) -> Analysis:
     """Analyse one case. Raises `InputError` (plain message) for input that cannot be used."""
+    note_text(description)  # a note that is not text fails before the slow part
     model = model if model is not None else get_model()
     case = prepare_case(path, progress)
     if progress:
@@ -249,6 +262,7 @@ def analyze(
 
 def score_case(case: CaseClips, description: str, model: nn.Module, name: str) -> Analysis:
     """Score prepared clips with a note: the second half of `analyze` (the note is cheap to change)."""
+    description = note_text(description)  # InputError for a note that is not text
     embedding, note_warnings = note_embedding(description)
     probs = clip_probabilities(model, case.masks, embedding)
     person_frames = case.person.sum(axis=1)

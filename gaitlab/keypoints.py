@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import CLIP_FRAMES, NUM_LANDMARKS
+from .constants import CLIP_FRAMES, MAX_KEYPOINT_FRAMES, NUM_LANDMARKS
 from .errors import InputError
 
 CHANNELS = ("x", "y", "z", "v")
@@ -22,7 +22,14 @@ CHANNELS = ("x", "y", "z", "v")
 LANDMARK_COLUMNS: tuple[str, ...] = tuple(
     f"{c}_{i}" for i in range(NUM_LANDMARKS) for c in CHANNELS
 )
-_COLUMN_RE = re.compile(r"^([xyzv])_(\d+)$")
+_COLUMN_RE = re.compile(r"^([xyzv])_([0-9]+)$")  # ASCII digits only
+# Largest magnitude float32 holds; bigger numbers would overflow to inf when stored.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# A frame whose landmarks all sit within this share of their own magnitude of one another is
+# not a detection: exporters write all-zero (or all-equal) rows for "no person".
+_DEGENERATE_SPREAD = 1e-6
+# Bytes looked at to tell a binary file from a text CSV.
+_SNIFF_BYTES = 4096
 
 # Leg segments whose true length is constant: (hip, knee) thighs and (knee, ankle) shanks.
 LEG_SEGMENTS: tuple[tuple[int, int], ...] = ((23, 25), (24, 26), (25, 27), (26, 28))
@@ -35,28 +42,49 @@ _ASPECT_RANGE = (0.4, 2.5)
 # --- Reading -------------------------------------------------------------------------------
 
 
-def _read_rows(path: Path) -> list[list[str]]:
-    """All CSV rows as strings; InputError when the file is missing, binary or not CSV."""
+def _open_text(path: Path):
+    """The file as text for `csv.reader`; InputError when missing, unreadable, empty or binary."""
     name = path.name
     if not path.is_file():
         raise InputError(f"{name} was not found or is not a file.")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+        if not head.strip():
+            with open(path, "rb") as f:  # a file of blank lines is as empty as no bytes
+                if not any(chunk.strip() for chunk in iter(lambda: f.read(1 << 16), b"")):
+                    raise InputError(f"{name} is empty.")
+        if b"\x00" in head:
+            raise InputError(f"{name} is not a text CSV file (it looks binary).")
+        # utf-8-sig drops a byte-order mark; newline="" lets csv handle line ends itself.
+        return open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"{name} could not be read ({exc.strerror or 'read error'}).") from None
-    if not raw.strip():
-        raise InputError(f"{name} is empty.")
-    if b"\x00" in raw[:4096]:
-        raise InputError(f"{name} is not a text CSV file (it looks binary).")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{name} is not a readable text CSV file.") from None
-    try:
-        # Blank lines go; a row of empty cells stays: it is a frame without detection.
-        return [row for row in csv.reader(text.splitlines()) if row]
-    except csv.Error:
-        raise InputError(f"{name} could not be parsed as CSV.") from None
+
+
+def _rows(path: Path) -> Iterator[list[str]]:
+    """Non-blank CSV rows as strings, streamed; InputError for undecodable or malformed text.
+
+    A row of empty cells is kept: it is a frame without detection.
+    """
+    name = path.name
+    with _open_text(path) as handle:
+        try:
+            for row in csv.reader(handle):
+                if row:
+                    yield row
+        except UnicodeDecodeError:
+            raise InputError(f"{name} is not a readable UTF-8 text CSV file.") from None
+        except csv.Error as exc:
+            raise InputError(f"{name} could not be parsed as CSV ({_one_line(exc)}).") from None
+        except OSError as exc:
+            raise InputError(f"{name} could not be read ({exc.strerror or 'read error'}).") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one short line (error messages end up on one CLI line)."""
+    text = " ".join(str(exc).split())
+    return text[:200] + ("…" if len(text) > 200 else "")
 
 
 def _landmark_positions(header: list[str], name: str) -> np.ndarray:
@@ -82,12 +110,44 @@ def _landmark_positions(header: list[str], name: str) -> np.ndarray:
 
 
 def _parse_cell(cell: str) -> float:
-    """A float, NaN for an empty cell or inf; raises ValueError for junk."""
+    """A float, NaN for an empty cell, inf or a value float32 cannot hold; ValueError for junk."""
     cell = cell.strip()
     if not cell:
         return math.nan
+    if len(cell) > 64:  # no number needs more; also keeps float() from chewing megabytes
+        raise ValueError("cell too long for a number")
     value = float(cell)
-    return value if math.isfinite(value) else math.nan
+    return value if math.isfinite(value) and abs(value) <= _FLOAT32_MAX else math.nan
+
+
+def _degenerate(seq: np.ndarray) -> np.ndarray:
+    """bool [T]: frames whose landmarks (x, y) all (nearly) coincide: no body to draw."""
+    xy = seq[..., :2].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        spread = np.nanmax(xy, axis=1) - np.nanmin(xy, axis=1)  # [T, 2]
+        size = np.nanmax(np.abs(xy), axis=(1, 2))
+    return np.max(spread, axis=1) <= _DEGENERATE_SPREAD * np.maximum(size, 1.0)
+
+
+def _parse_frames(rows: Iterator[list[str]], positions: np.ndarray,
+                  name: str) -> tuple[list[np.ndarray], int]:
+    """One float32 [132] per data row (all NaN where a cell is junk), and the junk-row count."""
+    frames: list[np.ndarray] = []
+    junk_rows = 0
+    for row in rows:
+        if len(frames) >= MAX_KEYPOINT_FRAMES:
+            raise InputError(
+                f"{name} has more than {MAX_KEYPOINT_FRAMES:,} frames, the most GaitLab reads "
+                "from one keypoint file; trim it to the walk and try again."
+            )
+        frame = np.full(len(positions), np.nan, dtype=np.float32)
+        try:
+            frame[:] = [_parse_cell(row[p]) if p < len(row) else math.nan for p in positions]
+        except ValueError:
+            junk_rows += 1  # the frame stays NaN: one bad cell spoils its skeleton
+            frame[:] = np.nan
+        frames.append(frame)
+    return frames, junk_rows
 
 
 def load_keypoint_csv(path: str | Path) -> np.ndarray:
@@ -96,29 +156,30 @@ def load_keypoint_csv(path: str | Path) -> np.ndarray:
     Columns are found by name (`x_0 .. v_32`, any order, surrounding whitespace ignored); every
     other column, `label` included, is ignored. A frame is kept as detected only when all its
     x and y cells are numbers; otherwise (empty cells, junk text, inf) the whole frame is NaN.
-    Missing z / visibility in a detected frame become 0.
+    Missing z / visibility in a detected frame become 0. A frame whose landmarks all coincide
+    (exporters write all-zero rows for "no person") is not a detection either. The file is
+    parsed row by row; more than `MAX_KEYPOINT_FRAMES` rows are refused.
     """
     path = Path(path)
     name = path.name
-    rows = _read_rows(path)
-    if not rows:
-        raise InputError(f"{name} is empty.")
-    positions = _landmark_positions(rows[0], name)
-    body = rows[1:]
-    if not body:
+    rows = _rows(path)
+    try:
+        header = next(rows, None)
+        if header is None:
+            raise InputError(f"{name} is empty.")
+        positions = _landmark_positions(header, name)
+        frames, junk_rows = _parse_frames(rows, positions, name)
+    finally:
+        rows.close()  # closes the file at once, also when a limit stops the read
+    if not frames:
         raise InputError(f"{name} has a header but no data rows.")
-
-    seq = np.full((len(body), len(LANDMARK_COLUMNS)), np.nan, dtype=np.float32)
-    junk_rows = 0
-    for t, row in enumerate(body):
-        cells = [row[p] if p < len(row) else "" for p in positions]
-        try:
-            seq[t] = [_parse_cell(c) for c in cells]
-        except ValueError:
-            junk_rows += 1  # the frame stays NaN: one bad cell spoils its skeleton
-    seq = seq.reshape(len(body), NUM_LANDMARKS, len(CHANNELS))
+    seq = np.stack(frames).reshape(len(frames), NUM_LANDMARKS, len(CHANNELS))
+    del frames
 
     detected = np.isfinite(seq[..., :2]).all(axis=(1, 2))
+    degenerate = np.zeros_like(detected)
+    degenerate[detected] = _degenerate(seq[detected])
+    detected &= ~degenerate
     seq[~detected] = np.nan
     zv = seq[detected][..., 2:]
     zv[~np.isfinite(zv)] = 0.0
@@ -127,6 +188,8 @@ def load_keypoint_csv(path: str | Path) -> np.ndarray:
     n_detected = int(detected.sum())
     if n_detected == 0:
         reason = "non-numeric values" if junk_rows else "no detected person in any frame"
+        if degenerate.any():
+            reason = "the landmarks of every frame coincide: no body to draw"
         raise InputError(f"{name} has no usable landmark values ({reason}).")
     if n_detected < CLIP_FRAMES:
         raise InputError(

@@ -25,6 +25,23 @@ NOT_FOR = (
     "settings are unknown. Severity levels are particularly unreliable."
 )
 
+# Facts about the training data that limit any model trained on it.
+DATA_LIMITS = (
+    "PD_Severe has a single subject (2 walks): under a subject-grouped split it is either trained "
+    "on or tested on, never both, so its recall is 0 or undefined; macro averages over nine "
+    "classes are pulled down by it.",
+    "Camera view differs by group: the disabled-gait walks are filmed head-on, the KOA/PD/normal "
+    "walks from the side. A model can separate the groups by view alone; a side-on video of a "
+    "disabled walker is outside what it has seen.",
+    "Sequence length and frame spacing differ by group (median frames: normal 141, KOA 453, PD 554, "
+    "disabled 84). Clips span one estimated gait cycle, so neither length nor frame rate is "
+    "visible to the model; walking speed (translation) is removed by the framing too.",
+    "Severity levels within KOA and PD are separated by few subjects per class (1–12) and are the "
+    "least reliable answers.",
+    "Training silhouettes are rendered from keypoints; the model has never seen a silhouette "
+    "extracted from real video by background subtraction.",
+)
+
 
 def _pct(x: Any) -> str:
     return "–" if x is None else f"{100 * float(x):.1f}%"
@@ -94,8 +111,16 @@ def render_markdown(card: dict[str, Any]) -> str:
         lines += ["", "### Confusion matrix (rows: true class, columns: predicted)", "",
                   "| true \\ predicted | " + " | ".join(CLASSES) + " |", "|---" * (len(CLASSES) + 1) + "|"]
         lines += [f"| {c} | " + " | ".join(str(v) for v in cm.loc[c]) + " |" for c in CLASSES]
+    f = card.get("faithfulness")
+    if f:
+        lines += ["", "## Are the explanations faithful?",
+                  f"On {f['cases']} walks of held-out subjects ({f.get('split', '')}), blanking the "
+                  f"{f['fraction']:.0%} of pixels Grad-CAM ranks highest in each frame lowered the predicted "
+                  f"class's probability by {f['top_drop']:.3f} on average, against {f['random_drop']:.3f} for "
+                  f"as many random pixels ({f['ratio']:.1f}×). Command: `python -m gaitlab.evaluate`."]
+    lines += ["", "## Limits of the data"] + [f"- {w}" for w in DATA_LIMITS]
     if card.get("weak_spots"):
-        lines += ["", "## Weak spots"] + [f"- {w}" for w in card["weak_spots"]]
+        lines += ["", "## Weak spots of this model"] + [f"- {w}" for w in card["weak_spots"]]
     lines += ["", "## Reproduce", f"- Command: `{card.get('command', '')}`",
               f"- Wall time: {card.get('wall_time_s')} s on a 2-core CPU", f"- Date: {card.get('date')}", ""]
     return "\n".join(lines)

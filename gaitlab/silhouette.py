@@ -20,7 +20,7 @@ import numpy as np
 from .constants import BACKGROUND_SAMPLES, FRAME_SIZE, PROCESSING_LONG_SIDE
 from .errors import InputError
 from .framing import Framing, framing_for_boxes, place
-from .video import VideoInfo, read_frames
+from .video import WARN_DAMAGED, VideoInfo, read_frames
 
 # --- Thresholds (processing resolution; shares are of the processing frame) ----------------
 # Weak threshold = NOISE_GAIN x noise + NOISE_FLOOR, clipped. The noise is the median
@@ -59,7 +59,8 @@ NO_PERSON_FRAME_SHARE = 0.5
 WARN_SEVERAL_PEOPLE = "Several people seem to move in the video; the largest one is followed."
 WARN_CAMERA_MOVING = "The camera seems to move; silhouettes need a fixed camera and may be poor."
 WARN_NO_PERSON = "No walking person was found in most frames; the result may be meaningless."
-WARN_MISSING_FRAMES = "The video ended before some requested frames; those frames are left out."
+WARN_MISSING_FRAMES = ("Some frames could not be read (the video ended early or is damaged); "
+                       "those frames are left out.")
 
 
 @dataclass
@@ -241,8 +242,11 @@ def extract_silhouettes(info: VideoInfo, indices: Sequence[int]) -> SilhouetteTr
     sample_idx = np.unique(np.linspace(0, info.n_frames - 1, n_samples).round().astype(int))
 
     wanted = sorted(set(sample_idx.tolist()) | set(indices.tolist()))
-    small = read_frames(info, wanted, lambda frame: _shrink(frame, size))
+    # Every frame is downscaled on arrival: a 4K (or 8K) frame never outlives its decode.
     warnings: list[str] = []
+    small = read_frames(info, wanted, lambda frame: _shrink(frame, size))
+    if getattr(small, "damaged", False):
+        warnings.append(WARN_DAMAGED)
     # Indices past the real end of a stream that over-reported its length are dropped, so the
     # track holds only frames that exist (callers drop clips that lost a frame).
     read = np.array([i in small for i in indices.tolist()], dtype=bool)

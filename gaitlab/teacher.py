@@ -20,6 +20,7 @@ from torch import nn
 
 from .constants import NUM_CLASSES
 from .dataset import class_balanced_weights
+from .train import TeacherFn
 from .features import (
     ANKLE, ELBOW, HIP, KNEE, MIRROR_ORDER, SHOULDER, WRIST, BodyFrame, angle_deg, body_frame, lean_deg,
     resample_time,
@@ -121,7 +122,7 @@ class TeacherConfig:
     channels: int = 48
     dilations: tuple[int, ...] = (1, 2, 4)  # receptive field 33 steps: the whole window
     dropout: float = 0.2
-    epochs: int = 40
+    epochs: int = 25
     windows_per_video: int = 8  # random windows per training video per epoch
     batch_size: int = 64
     lr: float = 3e-3
@@ -187,8 +188,8 @@ class Teacher:
 
     def fit(self, seqs: Sequence[np.ndarray], labels: np.ndarray) -> Teacher:
         """Train a fresh net on `seqs` ([T_i, 33, 4] each) with class ids `labels` [N]."""
-        cfg, labels = self.config, np.asarray(labels)
-        torch.set_num_threads(cfg.threads)
+        cfg, labels, threads = self.config, np.asarray(labels), torch.get_num_threads()
+        torch.set_num_threads(cfg.threads)  # restored below: the caller's setting is its own
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         frames = [body_frame(s) for s in seqs]
@@ -213,6 +214,7 @@ class Teacher:
                 losses.append(float(loss.detach()))
             self.history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0})
         self.net.eval()
+        torch.set_num_threads(threads)
         return self
 
     def _random_window(self, frame: BodyFrame, rng: np.random.Generator) -> np.ndarray:
@@ -265,7 +267,7 @@ def train_teacher(seqs: Sequence[np.ndarray], labels: np.ndarray, config: Teache
 
 
 def teacher_soft_targets(teacher: Teacher, sequences: Mapping[int, np.ndarray] | Sequence[np.ndarray],
-                         temperature: float = 2.0, scope: str = "window"):
+                         temperature: float = 2.0, scope: str = "window") -> TeacherFn:
     """A `train.TeacherFn` for distillation: (rows [B], indices [B, 8]) → soft targets [B, 9].
 
     `sequences[row]` is the gap-filled sequence of a `GaitData` row (e.g. `{r: data.sequence(r)

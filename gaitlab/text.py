@@ -7,6 +7,7 @@ Python's salted `hash()`, and needs no model download.
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 import zlib
@@ -14,6 +15,7 @@ import zlib
 import numpy as np
 
 from .constants import EMBED_DIM, MAX_NOTE_CHARS
+from .errors import InputError
 
 NAME = "hashed-ngrams-v1"
 # Word n-grams carry meaning; character n-grams make spelling variants and inflections
@@ -45,16 +47,32 @@ def _features(tokens: list[str]) -> list[tuple[str, float]]:
     return feats
 
 
+def note_text(note: object) -> str:
+    """A note as text: str as is, None or a missing value (NaN) as "", bytes decoded as UTF-8
+    (undecodable bytes replaced). Anything else is an InputError: a number or a list is not a
+    clinical note, and embedding its repr would silently invent one."""
+    if note is None:
+        return ""
+    if isinstance(note, str):
+        return note
+    if isinstance(note, (bytes, bytearray, memoryview)):
+        return bytes(note).decode("utf-8", errors="replace")
+    if isinstance(note, float) and math.isnan(note):  # a missing table cell
+        return ""
+    raise InputError(f"The clinical note must be text, not {type(note).__name__}.")
+
+
 def embed_note(text: str | None, dim: int = EMBED_DIM) -> np.ndarray:
     """Embed one note: float32 [dim], unit length (zeros for an empty or missing note).
 
     Notes longer than `MAX_NOTE_CHARS` are embedded from their first `MAX_NOTE_CHARS`
-    characters (the caller warns).
+    characters (the caller warns). See `note_text` for what counts as a note.
     """
     vec = np.zeros(dim, dtype=np.float64)
+    text = note_text(text)
     if not text:
         return vec.astype(np.float32)
-    tokens = tokenize(str(text)[:MAX_NOTE_CHARS])
+    tokens = tokenize(text[:MAX_NOTE_CHARS])
     for feat, weight in _features(tokens):
         h = zlib.crc32(feat.encode("utf-8"))
         sign = 1.0 if (h >> 31) & 1 else -1.0  # signed hashing keeps collisions unbiased

@@ -2,7 +2,9 @@
 
 `train_student` fits a model on subject-grouped training rows of a `GaitData`;
 `evaluate_student` scores it per video (video-only and with a note); `run_train` is the
-`python -m gaitlab train` command, which also writes the weights and their model card.
+`python -m gaitlab train` command, which also writes the weights and their model card. With
+`--distill` it first trains the keypoint teacher (`gaitlab.teacher`) on the same training rows
+and distils its soft targets into the student (`train_distillation_teacher`).
 """
 from __future__ import annotations
 
@@ -75,8 +77,8 @@ class TrainResult:
     """A trained model, its per-epoch history and hold-out metrics (empty without hold-out)."""
 
     model: nn.Module
-    history: list[dict[str, float]]
-    metrics: dict[str, Any]
+    history: list[dict[str, float]]  # per epoch: loss, lr, hold-out figures, seconds
+    metrics: dict[str, Any]  # evaluate_student of the final model
     wall_time_s: float
 
 
@@ -127,9 +129,10 @@ def video_probabilities(model: nn.Module, data: GaitData, row: int, embedding: n
     return torch.softmax(model(x, e), dim=1).mean(dim=0).numpy()
 
 
-def evaluate_student(model: nn.Module, data: GaitData, idx: np.ndarray, seed: int = 0) -> dict[str, Any]:
-    """Per-video metrics on rows `idx`: `video_only` (no note) and `fused` (a synthetic note,
-    never dropped, fixed per video by `seed`), plus the held-out counts."""
+def evaluate_student(model: nn.Module, data: GaitData, idx: np.ndarray, seed: int = 0,
+                     with_note: bool = True) -> dict[str, Any]:
+    """Per-video metrics on rows `idx`: `video_only` (no note) and, with `with_note`, `fused`
+    (a synthetic note, never dropped, fixed per video by `seed`), plus the held-out counts."""
     was_training = model.training
     model.eval()
     idx = np.asarray(idx)
@@ -138,14 +141,14 @@ def evaluate_student(model: nn.Module, data: GaitData, idx: np.ndarray, seed: in
     for row in idx:
         note = make_note(CLASSES[data.labels[row]], np.random.default_rng([seed, int(row)]), drop_rate=0.0)
         p_video.append(video_probabilities(model, data, int(row), np.zeros(EMBED_DIM, np.float32)))
-        p_fused.append(video_probabilities(model, data, int(row), text.embed_note(note)))
+        if with_note:
+            p_fused.append(video_probabilities(model, data, int(row), text.embed_note(note)))
     model.train(was_training)
-    return {
-        "n_videos": int(len(idx)),
-        "n_subjects": int(data.meta.loc[idx, "subject_id"].nunique()),
-        "video_only": classification_metrics(y, np.stack(p_video)),
-        "fused": classification_metrics(y, np.stack(p_fused)),
-    }
+    n_subjects = int(data.meta.loc[idx, "subject_id"].nunique())
+    result = {"n_videos": int(len(idx)), "n_subjects": n_subjects, "video_only": classification_metrics(y, np.stack(p_video))}
+    if with_note:
+        result["fused"] = classification_metrics(y, np.stack(p_fused))
+    return result
 
 
 # --- Training --------------------------------------------------------------------------------
@@ -164,14 +167,12 @@ def student_loss(logits: torch.Tensor, labels: torch.Tensor, config: TrainConfig
 
 
 def _lr_lambda(total_steps: int, warmup_fraction: float) -> Callable[[int], float]:
+    """LR factor per step: linear warm-up, then cosine decay to 0 at `total_steps`."""
     warmup = max(1, int(total_steps * warmup_fraction))
 
     def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
+        done = min((step - warmup) / max(1, total_steps - warmup), 1.0)
+        return (step + 1) / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * done))
     return factor
 
 
@@ -217,16 +218,69 @@ def train_student(data: GaitData, train_idx: np.ndarray, val_idx: np.ndarray, co
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": sched.get_last_lr()[0]}
         last = epoch + 1 == config.epochs
         if len(val_idx) and ((epoch + 1) % config.eval_every == 0 or last):
-            metrics = evaluate_student(model, data, val_idx, seed=config.seed)
-            video, fused = metrics["video_only"], metrics["fused"]
-            record.update(val_accuracy=video["accuracy"], val_balanced_accuracy=video["balanced_accuracy"],
-                          val_fused_accuracy=fused["accuracy"])
+            # Video-only checks on the way (half the cost); the final one adds the note.
+            metrics = evaluate_student(model, data, val_idx, seed=config.seed, with_note=last)
+            record.update(val_accuracy=metrics["video_only"]["accuracy"],
+                          val_balanced_accuracy=metrics["video_only"]["balanced_accuracy"])
+            if last:
+                record["val_fused_accuracy"] = metrics["fused"]["accuracy"]
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if progress:
             progress({"event": "epoch", "epochs": config.epochs, **record})
     model.eval()  # the last epoch was always evaluated: `metrics` is the final model's
     return TrainResult(model=model, history=history, metrics=metrics, wall_time_s=time.perf_counter() - start)
+
+
+# --- Distillation ----------------------------------------------------------------------------
+
+DISTILL_SCOPE = "window"  # the teacher's opinion of the same stretch of walking as the clip
+
+
+def train_distillation_teacher(data: GaitData, train_idx: np.ndarray, val_idx: np.ndarray, config: TrainConfig,
+                               teacher_config: Any = None) -> tuple[TeacherFn, dict[str, Any]]:
+    """Train the keypoint teacher on the student's training rows `train_idx` and return its soft
+    targets (`teacher_soft_targets` at `config.temperature`, scope "window") plus the card's
+    `distillation` record: teacher settings, training history and time, and, when `val_idx`
+    is not empty, the teacher's own hold-out metrics (whole sequences, temperature 1).
+
+    The targets are in-sample: the teacher has seen these rows, so it is more confident on
+    them than on new walkers; the temperature (≥ 2 recommended) is what softens them.
+    `teacher_config` is a `teacher.TeacherConfig`; its default takes `config.seed`.
+    """
+    from .teacher import TeacherConfig, teacher_soft_targets, train_teacher  # teacher imports this module
+
+    if not config.temperature > 0:
+        raise InputError(f"the teacher temperature must be > 0, not {config.temperature}.")
+    if not 0.0 <= config.distill_weight <= 1.0:
+        raise InputError(f"the distillation weight must be within 0..1, not {config.distill_weight}.")
+    teacher_config = teacher_config or TeacherConfig(seed=config.seed)
+    train_idx, val_idx = np.asarray(train_idx), np.asarray(val_idx)
+    start = time.perf_counter()
+    teacher = train_teacher([data.sequence(int(r)) for r in train_idx], data.labels[train_idx], teacher_config)
+    seconds = time.perf_counter() - start
+    record: dict[str, Any] = {
+        "method": "knowledge distillation: loss = (1 - weight) * label-smoothed CE + weight * T^2 * "
+                  "KL(teacher soft targets at T || student softmax(logits / T))",
+        "weight": config.distill_weight,
+        "temperature": config.temperature,
+        "scope": DISTILL_SCOPE,
+        "targets": "in-sample: the teacher was trained on the same training rows as the student "
+                   "(no hold-out row reaches it); for each training clip, its window over the clip's frames",
+        "teacher": {
+            "architecture": type(teacher.net).__name__,
+            "input": "full-rate keypoint sequence (gap-filled), windows of whole estimated gait cycles",
+            "config": asdict(teacher_config),
+            "parameters": count_parameters(teacher.net),
+            "history": teacher.history,
+            "wall_time_s": round(seconds, 1),
+        },
+    }
+    if len(val_idx):
+        probs = teacher.predict_proba([data.sequence(int(r)) for r in val_idx])
+        record["teacher"]["metrics"] = classification_metrics(data.labels[val_idx], probs)
+    sequences = {int(r): data.sequence(int(r)) for r in train_idx}
+    return teacher_soft_targets(teacher, sequences, temperature=config.temperature, scope=DISTILL_SCOPE), record
 
 
 # --- Command line ----------------------------------------------------------------------------
@@ -245,6 +299,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"subject-grouped fold held out (0..{d.n_folds - 1}); -1 trains on all data")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--workers", type=int, default=d.num_workers, help="clip-rendering processes")
+    parser.add_argument("--distill", action="store_true",
+                        help="train the keypoint teacher on the same training rows and distil its soft targets")
+    parser.add_argument("--teacher-temperature", type=float, default=d.temperature,
+                        help="softmax temperature of the distillation (≥ 2 recommended: the teacher saw these rows)")
+    parser.add_argument("--distill-weight", type=float, default=d.distill_weight,
+                        help="share of the loss taken by the teacher's soft targets (0..1)")
 
 
 def _command_line() -> str:
@@ -262,8 +322,12 @@ def _split_counts(data: GaitData, idx: np.ndarray) -> dict[str, Any]:
     return {"videos": int(len(sub)), "subjects": int(sub["subject_id"].nunique()), "videos_subjects_per_class": per_class}
 
 
-def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_idx: np.ndarray, val_idx: np.ndarray) -> dict[str, Any]:
-    """The model card of a trained student (save_weights adds classes, tensors and SHA-256)."""
+def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_idx: np.ndarray, val_idx: np.ndarray,
+               distillation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model card of a trained student (save_weights adds classes, tensors and SHA-256).
+
+    `distillation`: the record of `train_distillation_teacher` when the student was distilled
+    (None: trained on the labels alone; `config.distill_weight` / `temperature` then unused)."""
     fold = config.val_fold
     split = (f"StratifiedGroupKFold(n_splits={config.n_folds}, shuffle=True, random_state={config.seed}) over "
              f"subject_id, stratified by label; fold {fold} of {config.n_folds} held out (no subject on both sides)"
@@ -283,25 +347,26 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
         },
         "embedder": {"name": text.NAME, "dim": EMBED_DIM},
         "training_data": {
-            "dataset": DATASET_NAME,
-            "usable_videos": int(len(data.meta)),
-            "dropped_videos": data.dropped.to_dict(orient="records"),
+            "dataset": DATASET_NAME, "usable_videos": int(len(data.meta)),
             "subjects": int(data.meta["subject_id"].nunique()),
-            "train": _split_counts(data, train_idx),
+            "dropped_videos": data.dropped.to_dict(orient="records"), "train": _split_counts(data, train_idx),
             "sources": [KOA_PD_NM_CITATION, "disabled-gait set (Disabled_Assistive, Disabled_NonAssistive)"],
             "notes": "synthetic clinical notes (gaitlab.notes), never naming the diagnosis; "
                      f"dropped for {config.note_drop_rate:.0%} of training samples",
         },
         "protocol": {
-            "split": split,
-            "val_fold": fold,
+            "split": split, "val_fold": fold,
             "validation": _split_counts(data, val_idx) if len(val_idx) else None,
             "caveat": "PD_Severe has one subject: it is either trained on or tested on, never both.",
         },
         "metrics": result.metrics,
         "training": {"config": asdict(config), "history": result.history},
-        "status": "first model: trained on rendered keypoint silhouettes without distillation; "
-                  "a baseline for the evaluation protocol, not a clinical tool",
+        "distillation": distillation,
+        "status": ("distilled student: trained on rendered keypoint silhouettes with soft targets from the keypoint "
+                   "teacher (see distillation); an experiment of the evaluation protocol, not a clinical tool"
+                   if distillation else
+                   "first model: trained on rendered keypoint silhouettes without distillation; "
+                   "a baseline for the evaluation protocol, not a clinical tool"),
         "command": _command_line(),
         "wall_time_s": round(result.wall_time_s, 1),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -313,8 +378,9 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
 def _print_progress(event: dict[str, Any]) -> None:
     if event["event"] == "step" and event["step"] % 25 == 0:
         print(f"  step {event['step']:5d}  loss {event['loss']:.3f}", flush=True)
-    elif event["event"] == "epoch":
-        val = f"  val acc {event['val_accuracy']:.3f}  bal {event['val_balanced_accuracy']:.3f}  fused {event['val_fused_accuracy']:.3f}" if "val_accuracy" in event else ""
+    if event["event"] == "epoch":
+        val = f"  val acc {event['val_accuracy']:.3f}  bal {event['val_balanced_accuracy']:.3f}" if "val_accuracy" in event else ""
+        val += f"  fused {event['val_fused_accuracy']:.3f}" if "val_fused_accuracy" in event else ""
         print(f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.3f}{val}  {event['seconds']:.0f} s", flush=True)
 
 
@@ -326,11 +392,17 @@ def _print_metrics(name: str, m: dict[str, Any]) -> None:
 def run_train(args: argparse.Namespace) -> int:
     """`python -m gaitlab train`: train on the chosen split, report, save weights + card."""
     config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, batch_size=args.batch_size,
-                         lr=args.lr, val_fold=args.val_fold, seed=args.seed, num_workers=args.workers)
+                         lr=args.lr, val_fold=args.val_fold, seed=args.seed, num_workers=args.workers,
+                         distill_weight=args.distill_weight, temperature=args.teacher_temperature)
+    distill = bool(getattr(args, "distill", False))
     try:
-        data = load_gait_data(args.data)
         if not -1 <= config.val_fold < config.n_folds:
             raise InputError(f"--val-fold must be -1 or 0..{config.n_folds - 1}, not {config.val_fold}.")
+        if distill and not config.temperature > 0:
+            raise InputError(f"--teacher-temperature must be > 0, not {config.temperature}.")
+        if distill and not 0.0 <= config.distill_weight <= 1.0:
+            raise InputError(f"--distill-weight must be within 0..1, not {config.distill_weight}.")
+        data = load_gait_data(args.data)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -340,10 +412,22 @@ def run_train(args: argparse.Namespace) -> int:
         train_idx, val_idx = np.arange(len(data.meta)), np.array([], dtype=int)
     print(f"{len(data.meta)} usable videos ({len(data.dropped)} dropped); train {len(train_idx)} videos, "
           f"hold-out {len(val_idx)} videos / {data.meta.loc[val_idx, 'subject_id'].nunique()} subjects", flush=True)
-    result = train_student(data, train_idx, val_idx, config, progress=_print_progress)
+    teacher_probs, distillation = None, None
+    if distill:
+        if config.temperature < 2:
+            print(f"warning: teacher temperature {config.temperature:g} < 2: the teacher's targets on its own "
+                  "training rows are over-confident", flush=True)
+        print(f"training the keypoint teacher on the {len(train_idx)} training videos …", flush=True)
+        teacher_probs, distillation = train_distillation_teacher(data, train_idx, val_idx, config)
+        t = distillation["teacher"]
+        print(f"teacher: {len(t['history'])} epochs, final loss {t['history'][-1]['loss']:.3f}, {t['wall_time_s']:.0f} s; "
+              f"distilling at T={config.temperature:g}, weight {config.distill_weight:g}", flush=True)
+        if "metrics" in t:
+            _print_metrics("teacher (hold-out, whole sequences)", t["metrics"])
+    result = train_student(data, train_idx, val_idx, config, progress=_print_progress, teacher_probs=teacher_probs)
     for kind in ("video_only", "fused") if result.metrics else ():
         _print_metrics(kind, result.metrics[kind])
-    save_weights(result.model, build_card(data, config, result, train_idx, val_idx), args.out)
+    save_weights(result.model, build_card(data, config, result, train_idx, val_idx, distillation), args.out)
     print(f"saved {args.out} ({result.wall_time_s:.0f} s)")
     return 0
 

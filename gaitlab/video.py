@@ -28,7 +28,16 @@ from typing import Callable, Iterator, Sequence, TypeVar
 import cv2
 import numpy as np
 
-from .constants import CLIP_FRAMES, MAX_VIDEO_SECONDS, VIDEO_EXTENSIONS
+from .constants import (
+    CLIP_FRAMES,
+    CLIP_SECONDS,
+    LONG_VIDEO_SECONDS,
+    MAX_CLIPS,
+    MAX_VIDEO_LONG_SIDE,
+    MAX_VIDEO_SECONDS,
+    MIN_VIDEO_SIDE,
+    VIDEO_EXTENSIONS,
+)
 from .errors import InputError
 
 # Frame rate assumed when the container gives none or an absurd one: the commonest camera rate.
@@ -41,6 +50,9 @@ MAX_PLAUSIBLE_FPS = 480.0
 # grabs before decoding resumes. Retrying is cheap at the true end (an immediate False), and
 # the bound keeps a broken file from ever looping.
 MAX_CONSECUTIVE_GRAB_FAILURES = 8
+
+WARN_DAMAGED = ("Part of the video could not be decoded (the file may be damaged); the frames "
+                "around it are left out or may be distorted.")
 
 T = TypeVar("T")
 
@@ -101,15 +113,31 @@ def _as_bgr_uint8(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+def _open_capture(path: Path) -> cv2.VideoCapture:
+    """A capture on FFmpeg; other stream backends only where this OpenCV has no FFmpeg.
+
+    Never the default chain: it also tries the image-sequence reader (which treats "%d" in a
+    file name as a pattern and logs image-codec errors to stderr) and OpenCV's own MJPEG
+    parser (which prints raw bytes of a damaged header to stderr). Where FFmpeg cannot open a
+    file, those cannot either; they would only add noise to the one `error:` line.
+    """
+    if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+        return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    skip = {cv2.CAP_FFMPEG, cv2.CAP_IMAGES, cv2.CAP_OPENCV_MJPEG, cv2.CAP_V4L2}
+    for backend in cv2.videoio_registry.getStreamBackends():
+        if backend not in skip:
+            cap = cv2.VideoCapture(str(path), backend)
+            if cap.isOpened():
+                return cap
+            cap.release()
+    return cv2.VideoCapture()  # not opened
+
+
 class _Reader:
     """An open capture with auto-rotation off, and the rotation we still owe each frame."""
 
     def __init__(self, path: Path):
-        # Name the FFmpeg backend: the default chain would also try the image-sequence reader,
-        # which treats "%d" in a file name as a pattern.
-        self.cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-        if not self.cap.isOpened():
-            self.cap = cv2.VideoCapture(str(path))
+        self.cap = _open_capture(path)
         self.opened = self.cap.isOpened()
         self.rotation = 0
         self.rotate_here = False
@@ -155,6 +183,8 @@ def _check_path(path: Path) -> None:
         raise InputError(f"The file {path} does not exist.")
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a video file.")
+    if not path.is_file():  # a pipe or device would block the decoder forever
+        raise InputError(f"{name} is not a regular file.")
     if path.suffix.lower() not in VIDEO_EXTENSIONS:
         kinds = ", ".join(VIDEO_EXTENSIONS)
         raise InputError(f"{name} is not a supported video type; GaitLab reads {kinds}.")
@@ -202,12 +232,35 @@ def _count_by_streaming(path: Path, fps: float, limit: int) -> int:
     return count
 
 
+def _check_size(name: str, width: float, height: float) -> None:
+    """InputError for frames larger than 8K or too small to show a person (0 = unknown)."""
+    if not (np.isfinite(width) and np.isfinite(height)) or width <= 0 or height <= 0:
+        return
+    w, h = int(width), int(height)
+    if max(w, h) > MAX_VIDEO_LONG_SIDE:
+        raise InputError(
+            f"{name} is {w}×{h} pixels; GaitLab accepts frames up to {MAX_VIDEO_LONG_SIDE} "
+            "pixels on the long side (8K). Downscale the video and try again."
+        )
+    if min(w, h) < MIN_VIDEO_SIDE:
+        raise InputError(
+            f"{name} is only {w}×{h} pixels; GaitLab needs frames at least {MIN_VIDEO_SIDE} "
+            "pixels on each side to find a walking person."
+        )
+
+
+def _duration_text(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds >= 120 else f"{seconds:.0f} seconds"
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Check a video file and measure it: true frame count, fps, displayed size, rotation.
 
-    Raises `InputError` (one plain sentence) for a missing path, a folder, an unsupported
-    extension, an empty file, something that is not a decodable video, a file where no frame
-    decodes, fewer than `CLIP_FRAMES` frames, or more than `MAX_VIDEO_SECONDS` of video.
+    Raises `InputError` (one plain sentence) for a missing path, a folder or other non-file,
+    an unsupported extension, an empty file, something that is not a decodable video, a file
+    where no frame decodes, frames larger than `MAX_VIDEO_LONG_SIDE` or smaller than
+    `MIN_VIDEO_SIDE`, fewer than `CLIP_FRAMES` frames, or more than `MAX_VIDEO_SECONDS` of
+    video. Above `LONG_VIDEO_SECONDS` the video is accepted with a warning.
     """
     path = Path(path)
     _check_path(path)
@@ -229,6 +282,9 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             fps = FALLBACK_FPS
         raw_count = reader.cap.get(cv2.CAP_PROP_FRAME_COUNT)
         reported = int(raw_count) if np.isfinite(raw_count) and raw_count > 0 else 0
+        # Before decoding anything: an absurd frame size would cost gigabytes per frame.
+        _check_size(name, reader.cap.get(cv2.CAP_PROP_FRAME_WIDTH),
+                    reader.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
         first = reader.frame() if reader.grab() else None
         if first is None:
@@ -237,6 +293,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             )
         height, width = first.shape[:2]
         del first
+        _check_size(name, width, height)  # what really decodes
 
         limit = int(MAX_VIDEO_SECONDS * fps)
         if 0 < reported <= limit and _tail_matches(reader, reported):
@@ -252,17 +309,33 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         reader.release()
 
     if n_frames > limit:
-        minutes = MAX_VIDEO_SECONDS // 60
-        raise InputError(f"{name} is longer than {minutes} minutes, the longest GaitLab accepts.")
+        raise InputError(
+            f"{name} is longer than {_duration_text(MAX_VIDEO_SECONDS)}, the longest GaitLab "
+            "accepts; trim it to the walk and try again."
+        )
     if n_frames < CLIP_FRAMES:
         raise InputError(f"{name} has only {n_frames} frames; GaitLab needs at least {CLIP_FRAMES}.")
+    duration = n_frames / fps
+    if duration > LONG_VIDEO_SECONDS:
+        warnings.append(
+            f"The video is {_duration_text(duration)} long; GaitLab scores at most {MAX_CLIPS} "
+            f"clips of about {CLIP_SECONDS:g} s spread over it, so most of it is not looked at. "
+            "Trim it to the walk for a closer look."
+        )
     return VideoInfo(path, n_frames, reported, fps, int(width), int(height), reader.rotation,
                      warnings)
 
 
+class Frames(dict):
+    """`read_frames`' result: {index: transformed frame}, plus `damaged`, True when the pass
+    had to step over frames that did not decode."""
+
+    damaged: bool = False
+
+
 def read_frames(
     info: VideoInfo, wanted: Sequence[int], transform: Callable[[np.ndarray], T]
-) -> dict[int, T]:
+) -> Frames:
     """One streaming pass: `transform(frame)` for each wanted frame index, keyed by index.
 
     Every frame is grabbed (decoded) but only wanted ones are retrieved (colour-converted),
@@ -270,10 +343,11 @@ def read_frames(
     to `transform` straight away, so no full-resolution frame outlives its own iteration.
     The pass stops after the last wanted index. If the stream ends early (a container that
     misstated its length) or a damaged stretch does not decode, those indices are simply
-    missing from the result.
+    missing from the result, and `result.damaged` says whether undecodable frames were met
+    on the way (callers warn with `WARN_DAMAGED`).
     """
     targets = {int(i) for i in wanted if int(i) >= 0}
-    out: dict[int, T] = {}
+    out: Frames = Frames()
     if not targets:
         return out
     last = max(targets)
@@ -282,10 +356,13 @@ def read_frames(
         if not reader.opened:
             return out
         for index in _grab_indices(reader, info.fps, last):
+            out.damaged = out.damaged or reader.skipped
             if index in targets:
                 frame = reader.frame()
                 if frame is not None:
                     out[index] = transform(frame)
+                else:
+                    out.damaged = True
                 frame = None  # drop the full-resolution frame before decoding on
     finally:
         reader.release()

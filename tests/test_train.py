@@ -14,7 +14,7 @@ from gaitlab.constants import CLASSES
 from gaitlab.dataset import GaitData
 from gaitlab.train import (
     TrainConfig, add_train_arguments, build_card, classification_metrics, evaluate_student,
-    expected_calibration_error, run_train, student_loss, train_student,
+    expected_calibration_error, run_train, student_loss, train_distillation_teacher, train_student,
 )
 from gaitlab.weights import load_weights, save_weights
 
@@ -58,7 +58,7 @@ def walker_data(n_per_class: int) -> GaitData:
 @pytest.fixture(scope="module")
 def trained():
     data = walker_data(3)
-    config = TrainConfig(epochs=3, clips_per_video=3, batch_size=6, lr=3e-3, seed=0, eval_every=10)
+    config = TrainConfig(epochs=3, clips_per_video=2, batch_size=4, lr=3e-3, seed=0, eval_every=10)
     val = np.array([0, len(data.meta) - 1])
     return data, config, val, train_student(data, np.arange(len(data.meta)), val, config)
 
@@ -166,4 +166,53 @@ def test_run_train_rejects_a_missing_folder(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     add_train_arguments(parser)
     assert run_train(parser.parse_args(["--data", str(tmp_path / "nope")])) == 2
+    assert capsys.readouterr().err.startswith("error:")
+
+
+def test_distillation_runs_and_its_loss_falls(tmp_path):
+    """--distill's path on generated walkers: a small teacher trained on the training rows only,
+    its window soft targets fed to train_student, the loss falling, the card recording it all."""
+    from gaitlab.teacher import TeacherConfig
+
+    data = walker_data(3)
+    train, val = np.arange(1, len(data.meta) - 1), np.array([0, len(data.meta) - 1])
+    config = TrainConfig(epochs=3, clips_per_video=2, batch_size=4, lr=3e-3, seed=0, eval_every=10,
+                         distill_weight=0.7, temperature=2.0)
+    tcfg = TeacherConfig(epochs=6, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0)
+    targets, record = train_distillation_teacher(data, train, val, config, teacher_config=tcfg)
+    seen = []
+
+    def spy(rows, indices):
+        soft = targets(rows, indices)
+        seen.append((rows.clone(), soft))
+        return soft
+
+    result = train_student(data, train, val, config, teacher_probs=spy)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < losses[0] - 0.3, losses
+    # Every batch got targets, only for training rows, each a distribution over the nine classes.
+    assert sum(len(r) for r, _ in seen) == config.epochs * config.clips_per_video * len(train)
+    assert set(torch.cat([r for r, _ in seen]).tolist()) <= set(train.tolist())
+    soft = torch.cat([s for _, s in seen])
+    assert soft.shape[1] == len(CLASSES) and torch.allclose(soft.sum(1), torch.ones(len(soft)), atol=1e-5)
+    # The teacher learnt the two generated gaits well enough to steer the student towards them.
+    assert soft[:, [CLASSES.index(c) for c in GAITS]].sum(1).mean() > 0.5
+
+    assert record["weight"] == 0.7 and record["temperature"] == 2.0 and record["scope"] == "window"
+    assert record["teacher"]["config"]["epochs"] == 6 and len(record["teacher"]["history"]) == 6
+    assert record["teacher"]["metrics"]["n"] == 2
+    card = build_card(data, config, result, train, val, record)
+    save_weights(result.model, card, tmp_path / "distilled.safetensors")
+    _, loaded = load_weights(tmp_path / "distilled.safetensors")
+    assert loaded["distillation"]["teacher"]["architecture"] == "TemporalConvNet"
+    assert loaded["status"].startswith("distilled")
+    assert build_card(data, config, result, train, val)["distillation"] is None
+
+
+@pytest.mark.parametrize("flags", [["--distill-weight", "1.5"], ["--teacher-temperature", "0"]])
+def test_run_train_rejects_bad_distillation_settings(tmp_path, capsys, flags):
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = parser.parse_args(["--data", str(tmp_path), "--distill", *flags])
+    assert run_train(args) == 2
     assert capsys.readouterr().err.startswith("error:")

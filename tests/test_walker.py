@@ -134,3 +134,75 @@ def test_video_deterministic_and_no_masks_by_default(tmp_path):
     assert a is None
     render_walk_video(tmp_path / "b.avi", seq, width=200, height=100, seed=3)
     assert (tmp_path / "a.avi").read_bytes() == (tmp_path / "b.avi").read_bytes()
+
+
+# --- Clinical terms, camera views and walking aids ------------------------------------------
+
+
+def test_clinical_defaults_add_nothing():
+    plain = walk_keypoints(WalkerParams(), 60)
+    explicit = walk_keypoints(WalkerParams(affected_side="right", stance_asymmetry=0, trunk_sway=0, shuffle=0,
+                                           festination=0, freeze_rate=0, tremor=0, device="none", view="side"), 60)
+    np.testing.assert_array_equal(plain, explicit)
+
+
+def test_front_view_approaches_with_perspective():
+    seq = walk_keypoints(WalkerParams(view="front", speed=0.6), 120, aspect=9 / 16)
+    y = seq[..., 1]
+    span = y.max(axis=1) - y.min(axis=1)
+    assert span[-1] > 1.3 * span[0]  # nearer, bigger
+    assert span[-1] == pytest.approx(0.6, rel=0.1) and y[-1].max() == pytest.approx(0.9, abs=0.02)
+    # Facing the camera, the person's left shoulder is on the image's right; away, on its left.
+    assert (seq[:, 11, 0] > seq[:, 12, 0]).all()
+    away = walk_keypoints(WalkerParams(view="front", direction=-1), 60, aspect=9 / 16)
+    assert (away[:, 11, 0] < away[:, 12, 0]).all()
+    # The hips hardly move sideways: the walk goes into the picture.
+    assert np.ptp(seq[:, [23, 24], 0].mean(1)) < 0.05
+
+
+def test_trunk_sway_and_base_width_show_from_the_front_only():
+    def shoulder_roll(s):
+        return np.ptp(s[:, [11, 12], 0].mean(1) - s[:, [23, 24], 0].mean(1))
+
+    front = dict(view="front", speed=0.3)
+    assert shoulder_roll(walk_keypoints(WalkerParams(trunk_sway=10, **front), 90, aspect=0.6)) > \
+        3 * shoulder_roll(walk_keypoints(WalkerParams(**front), 90, aspect=0.6)) + 0.005
+    np.testing.assert_allclose(walk_keypoints(WalkerParams(base_width=0.3), 60)[..., :2],
+                               walk_keypoints(WalkerParams(), 60)[..., :2])
+    wide = walk_keypoints(WalkerParams(base_width=0.3, **front), 60, aspect=0.6)
+    narrow = walk_keypoints(WalkerParams(base_width=0.05, **front), 60, aspect=0.6)
+    assert np.abs(wide[:, 27, 0] - wide[:, 28, 0]).mean() > 2 * np.abs(narrow[:, 27, 0] - narrow[:, 28, 0]).mean()
+
+
+def test_festination_quickens_and_shortens_steps():
+    base = walk_keypoints(WalkerParams(), 240)
+    fest = walk_keypoints(WalkerParams(festination=1.0), 240)
+    late = slice(150, 240)  # festination has built up after 4 s
+
+    def crossings(s):
+        return np.count_nonzero(np.diff(np.sign(s[late, 27, 0] - s[late, 28, 0])))
+
+    assert crossings(fest) > crossings(base)
+    assert step_signal(fest[late]).max() < 0.8 * step_signal(base[late]).max()
+
+
+def test_stance_asymmetry_shortens_the_affected_stance():
+    def stance_share(s, ankle):  # share of frames the ankle moves slowly (it stands on the floor)
+        v = np.abs(np.diff(s[:, ankle, 0]))
+        return (v < 0.3 * np.percentile(v, 90)).mean()
+
+    seq = walk_keypoints(WalkerParams(stance_asymmetry=1.0), 240)
+    assert stance_share(seq, 28) < stance_share(seq, 27) - 0.05
+
+
+def test_walking_frame_hands_stay_on_the_handles():
+    from gaitlab.walker import walk_with_device
+
+    seq, frame = walk_with_device(WalkerParams(device="frame", step_length=0.25, speed=0.3, cadence=80,
+                                               trunk_flexion=20), 120)
+    assert frame.kind == "frame" and frame.points.shape == (120, 8, 2)
+    gap = np.linalg.norm(seq[:, 15, :2] - frame.points[:, 0], axis=1)  # left wrist to its handle
+    assert np.median(gap) < 0.03
+    assert np.ptp(seq[:, 15, 0] - seq[:, 11, 0]) < 0.1  # no arm swing beyond following the frame
+    with pytest.raises(ValueError, match="device"):
+        walk_keypoints(WalkerParams(device="wheelchair"), 10)

@@ -1,0 +1,310 @@
+"""The cohort engine: inputs, confinement, local and Dask execution, streaming and --resume."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gaitlab.cohort as cohort
+from gaitlab.cohort import (
+    COLUMNS,
+    NUMERIC_COLUMNS,
+    CohortItem,
+    collect_inputs,
+    confined_path,
+    execute_items,
+    read_finished_rows,
+    read_manifest,
+)
+from gaitlab.constants import CLASSES
+from gaitlab.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory, walker_video, walker_csv, two_walkers_video) -> Path:
+    """A cohort folder: A/ two videos, B/ a keypoint CSV and a broken video, plus noise."""
+    root = tmp_path_factory.mktemp("cohort") / "study"
+    (root / "A").mkdir(parents=True)
+    (root / "B" / "deep").mkdir(parents=True)
+    shutil.copy(walker_video, root / "A" / "one.mp4")
+    shutil.copy(two_walkers_video, root / "A" / "two.mp4")
+    shutil.copy(walker_csv, root / "B" / "deep" / "k.csv")
+    (root / "B" / "bad.mp4").write_text("not a video")
+    (root / "B" / "notes.txt").write_text("not a case")
+    shutil.copy(walker_video, root / "top.mp4")
+    return root
+
+
+def read_out(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(table.columns) == COLUMNS
+    return table
+
+
+def assert_same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Row for row: identical text columns, numbers equal to 1e-6 (rows are rounded to 6
+    decimals, so one last-digit flip from a different thread count is allowed)."""
+    assert len(a) == len(b)
+    text = [c for c in COLUMNS if c not in NUMERIC_COLUMNS]
+    assert a[text].astype(str).values.tolist() == b[text].astype(str).values.tolist()
+    x = a[NUMERIC_COLUMNS].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    y = b[NUMERIC_COLUMNS].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    assert np.array_equal(np.isnan(x), np.isnan(y))
+    assert np.nanmax(np.abs(x - y), initial=0.0) <= 1e-6 + 1e-9
+
+
+# --- Inputs ---------------------------------------------------------------------------------
+def test_folder_inputs(cases):
+    items = collect_inputs(cases)
+    names = [Path(i.path).relative_to(cases).as_posix() for i in items]
+    assert names == ["A/one.mp4", "A/two.mp4", "B/bad.mp4", "B/deep/k.csv", "top.mp4"]
+    assert [i.cohort for i in items] == ["A", "A", "B", "B", "study"]
+
+
+def test_manifest_relative_paths_and_columns(cases, tmp_path):
+    manifest = tmp_path / "lists" / "m.csv"
+    manifest.parent.mkdir()
+    relative = os.path.relpath(cases / "A" / "one.mp4", manifest.parent)  # "../../…/A/one.mp4"
+    manifest.write_text("Path,Cohort,Label,Description\n"
+                        f"{relative},left,KOA_Mild,knee pain\n"
+                        f"{cases / 'B' / 'deep' / 'k.csv'},right,,\n")
+    items = read_manifest(manifest)
+    assert Path(items[0].path).resolve() == (cases / "A" / "one.mp4").resolve()
+    assert items[0] == CohortItem(items[0].path, "left", "KOA_Mild", "knee pain")
+    assert items[1] == CohortItem(str(cases / "B" / "deep" / "k.csv"), "right", "", "")
+    assert collect_inputs(manifest) == items
+
+
+@pytest.mark.parametrize("content, message", [
+    ("path,label\na.mp4,Arthritis\n", "not GaitLab classes"),
+    ("file,label\na.mp4,Normal\n", "no 'path' column"),
+    ("", "could not be read"),
+])
+def test_bad_manifests(tmp_path, content, message):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(content)
+    with pytest.raises(InputError, match=message):
+        collect_inputs(manifest)
+
+
+def test_bad_sources(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        collect_inputs(tmp_path / "nope")
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(InputError, match="neither a folder nor a manifest"):
+        collect_inputs(tmp_path / "x.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no videos"):
+        collect_inputs(tmp_path / "empty")
+
+
+def test_confined_path(tmp_path):
+    root = tmp_path / "data"
+    (root / "sub").mkdir(parents=True)
+    (tmp_path / "secret").mkdir()
+    assert confined_path("sub", root) == (root / "sub").resolve()
+    assert confined_path(str(root / "sub"), root) == (root / "sub").resolve()
+    assert confined_path(".", root) == root.resolve()
+    for escape in ["..", "../secret", "sub/../../secret", str(tmp_path / "secret"), "/etc"]:
+        with pytest.raises(InputError, match="outside the data folder"):
+            confined_path(escape, root)
+    (root / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(InputError):
+        confined_path("link", root)
+
+
+# --- Running ------------------------------------------------------------------------------
+def test_missing_file_gives_error_row(cases, random_weights):
+    items = [CohortItem(str(cases / "A" / "gone.mp4"), "A"), CohortItem(str(cases / "B" / "deep" / "k.csv"), "B", "Normal")]
+    table = cohort.run_items(items, weights=str(random_weights))
+    assert list(table["path"]) == [i.path for i in items]
+    missing, good = table.iloc[0], table.iloc[1]
+    assert "does not exist" in missing["error"] and missing["predicted"] == "" and missing["confidence"] == ""
+    assert good["error"] == "" and good["predicted"] in CLASSES and good["label"] == "Normal"
+    assert abs(sum(good[f"prob_{c}"] for c in CLASSES) - 1) < 1e-4
+
+
+def test_model_loaded_once_in_process(cases, random_weights, monkeypatch):
+    import gaitlab.inference as inference
+
+    loads = []
+    real = inference.load_model
+    monkeypatch.setattr(inference, "_MODELS", {})
+    monkeypatch.setattr(cohort, "_PROCESS", cohort._ProcessState())
+    monkeypatch.setattr(inference, "load_model", lambda w=None: loads.append(w) or real(w))
+    run = execute_items(collect_inputs(cases), weights=str(random_weights))
+    assert run.analysed == 5 and len(loads) == 1
+    assert list(run.model_loads.values()) == [1]
+
+
+@pytest.fixture(scope="module")
+def local_run(cases, random_weights, tmp_path_factory):
+    """The reference: every case analysed in this process, written to CSV."""
+    out = tmp_path_factory.mktemp("local") / "local.csv"
+    run = execute_items(collect_inputs(cases), out, weights=str(random_weights))
+    return run, out
+
+
+def test_local_run_streams_then_orders(local_run, cases):
+    run, out = local_run
+    table = read_out(out)
+    assert list(table["path"]) == [i.path for i in collect_inputs(cases)]
+    assert (table["error"] != "").sum() == 1 and table.loc[2, "error"]  # B/bad.mp4
+    assert run.analysed == 5 and run.errors == 1
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_two_local_workers_equal_one(local_run, cases, random_weights, tmp_path, monkeypatch, method):
+    # fork is what the CLI (one thread) gets, forkserver what a threaded caller (the app) gets.
+    monkeypatch.setattr(cohort, "start_method", lambda: method)
+    out = tmp_path / "two.csv"
+    run = execute_items(collect_inputs(cases), out, workers=2, weights=str(random_weights))
+    assert_same_rows(read_out(local_run[1]), read_out(out))
+    # Worker processes, not this one; each loaded the model exactly once.
+    assert 1 <= len(run.model_loads) <= 2 and set(run.model_loads.values()) == {1}
+    assert f":{os.getpid()}" not in " ".join(run.model_loads)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_dask_equals_local(local_run, cases, random_weights, dask_cluster, tmp_path):
+    from distributed import Client
+
+    out = tmp_path / "dask.csv"
+    seen = []
+    run = execute_items(collect_inputs(cases), out, weights=str(random_weights),
+                        scheduler=dask_cluster.scheduler_address,
+                        progress=lambda k, n, row: seen.append(row["path"]))
+    assert len(seen) == 5 and sorted(seen) == sorted(i.path for i in collect_inputs(cases))
+    assert_same_rows(read_out(local_run[1]), read_out(out))
+    assert_same_rows(read_out(local_run[1]), run.table.astype(str).replace("nan", ""))
+    with Client(dask_cluster.scheduler_address, set_as_default=False) as client:
+        stats = client.run(cohort.process_stats)
+    # One model per worker process, loaded once however many cases it ran; one torch thread.
+    assert len(stats) == 2
+    assert sum(s["cases"] for s in stats.values()) == 5
+    for s in stats.values():
+        assert s["model_loads"] == (1 if s["cases"] else 0) and s["torch_threads"] == 1
+
+
+def test_dask_reads_relative_paths_as_absolute(cases, random_weights, dask_cluster, monkeypatch):
+    monkeypatch.chdir(cases)
+    table = cohort.run_items([CohortItem("A/one.mp4", "A")], weights=str(random_weights),
+                             scheduler=dask_cluster.scheduler_address)
+    assert table.loc[0, "path"] == "A/one.mp4" and table.loc[0, "error"] == ""
+
+
+# --- Resume -------------------------------------------------------------------------------
+@pytest.fixture
+def counted(monkeypatch):
+    """Paths analysed by in-process runs from now on."""
+    analysed = []
+    real = cohort.analyze_item
+
+    def counting(item, weights=None):
+        analysed.append(item.path)
+        return real(item, weights)
+
+    monkeypatch.setattr(cohort, "analyze_item", counting)
+    return analysed
+
+
+def test_resume_after_a_crash(local_run, cases, random_weights, counted, tmp_path):
+    items = collect_inputs(cases)
+    out = tmp_path / "out.csv"
+
+    def crash_after_two(k, n, row):
+        if k == 2:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        execute_items(items, out, weights=str(random_weights), progress=crash_after_two)
+    assert len(read_out(out)) == 2  # the finished rows were flushed before the crash
+    counted.clear()
+    run = execute_items(items, out, weights=str(random_weights), resume=True)
+    assert counted == [i.path for i in items[2:]]
+    assert (run.resumed, run.analysed, run.dropped) == (2, 3, 0)
+    assert_same_rows(read_out(local_run[1]), read_out(out))
+    counted.clear()
+    again = execute_items(items, out, weights=str(random_weights), resume=True)
+    assert counted == [] and again.analysed == 0 and len(again.table) == 5
+
+
+def test_resume_redoes_a_half_written_last_line(local_run, cases, random_weights, counted, tmp_path):
+    out = tmp_path / "out.csv"
+    data = local_run[1].read_bytes()
+    last_line = data.rstrip(b"\r\n").rsplit(b"\n", 1)[1]
+    out.write_bytes(data[: len(data) - len(last_line) // 2])  # cut the last row in half
+    run = execute_items(collect_inputs(cases), out, weights=str(random_weights), resume=True)
+    assert counted == [collect_inputs(cases)[-1].path]
+    assert (run.resumed, run.analysed, run.dropped) == (4, 1, 1)
+    assert_same_rows(read_out(local_run[1]), read_out(out))
+
+
+def test_error_rows_count_as_done(local_run, cases, random_weights, counted, tmp_path):
+    out = tmp_path / "out.csv"
+    shutil.copy(local_run[1], out)
+    execute_items(collect_inputs(cases), out, weights=str(random_weights), resume=True)
+    assert counted == []
+
+
+def test_read_finished_rows_drops_incomplete_rows(tmp_path):
+    out = tmp_path / "o.csv"
+    row = {c: "" for c in COLUMNS} | {"path": "a.mp4", "predicted": "Normal", "confidence": "0.5"}
+    blank = {c: "" for c in COLUMNS} | {"path": "b.mp4"}  # neither result nor error
+    out.write_text(",".join(COLUMNS) + "\n" + ",".join(row[c] for c in COLUMNS) + "\n"
+                   + ",".join(blank[c] for c in COLUMNS) + "\nc.mp4,x,")
+    rows, dropped = read_finished_rows(out)
+    assert [r["path"] for r in rows] == ["a.mp4"] and rows[0]["confidence"] == 0.5 and dropped == 2
+
+
+def test_without_resume_an_existing_output_is_overwritten(cases, random_weights, tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("whatever,was\nhere,before\n")
+    execute_items([CohortItem(str(cases / "B" / "deep" / "k.csv"))], out, weights=str(random_weights))
+    assert len(read_out(out)) == 1
+
+
+def test_resume_refuses_a_foreign_csv(cases, random_weights, tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("whatever,was\nhere,before\n")
+    with pytest.raises(InputError, match="not a GaitLab cohort table"):
+        execute_items(collect_inputs(cases), out, weights=str(random_weights), resume=True)
+    assert out.read_text() == "whatever,was\nhere,before\n"
+
+
+def test_output_inside_the_input_folder_is_not_a_case(cases, random_weights, tmp_path):
+    folder = tmp_path / "in"
+    shutil.copytree(cases / "B" / "deep", folder)
+    out = folder / "results.csv"
+    for _ in range(2):
+        table = cohort.run_cohort(folder, out, weights=str(random_weights))
+        assert list(table["path"]) == [str(folder / "k.csv")]
+
+
+def test_cli_resume_and_option_errors(cases, random_weights, tmp_path):
+    def cli(*args):
+        cmd = [sys.executable, "-m", "gaitlab", "cohort", *map(str, args), "--weights", str(random_weights)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    out = tmp_path / "out.csv"
+    shutil.copytree(cases / "B", tmp_path / "B")
+    first = cli(tmp_path / "B", "--out", out)
+    assert first.returncode == 0 and "wrote 2 rows" in first.stdout, first.stderr
+    again = cli(tmp_path / "B", "--out", out, "--resume")
+    assert again.returncode == 0 and "analysed 0" in again.stdout and "kept 2 row(s)" in again.stdout
+    for bad in (["--workers", "0"], ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]):
+        proc = cli(tmp_path / "B", "--out", out, *bad)
+        assert proc.returncode == 2 and proc.stderr.startswith("error: ") and len(proc.stderr.splitlines()) == 1
