@@ -36,20 +36,19 @@ def analyse_page() -> None:
     st.subheader("The 8 frames the model saw")
     st.plotly_chart(figures.frames_figure(analysis.frames))
     if analysis.source_frames is not None:
-        st.caption("The same moments in the original video")
-        st.plotly_chart(figures.frames_figure(analysis.source_frames))
+        st.plotly_chart(figures.frames_figure(analysis.source_frames, title="The same moments in the original video"))
     st.subheader("When the pattern appears")
     st.caption("Each clip covers about one gait cycle; the answer is the average over clips that show the person.")
     st.plotly_chart(figures.clip_timeline(analysis))
 
 
 PAGES = [
-    st.Page(analyse_page, title="Analyse", icon="🚶", default=True),
-    st.Page("pages/1_Explain.py", title="Explain", icon="🔍"),
-    st.Page("pages/2_Compare_cases.py", title="Compare cases", icon="⚖️"),
-    st.Page("pages/3_Note_ablations.py", title="Note ablations", icon="📝"),
-    st.Page("pages/4_Cohorts.py", title="Cohorts", icon="👥"),
-    st.Page("pages/5_About_the_model.py", title="About the model", icon="📄"),
+    st.Page(analyse_page, title="Analyse", icon=":material/directions_walk:", default=True),
+    st.Page("pages/1_Explain.py", title="Explain", icon=":material/search:"),
+    st.Page("pages/2_Compare_cases.py", title="Compare cases", icon=":material/compare:"),
+    st.Page("pages/3_Note_ablations.py", title="Note ablations", icon=":material/edit_note:"),
+    st.Page("pages/4_Cohorts.py", title="Cohorts", icon=":material/groups:"),
+    st.Page("pages/5_About_the_model.py", title="About the model", icon=":material/description:"),
 ]
 
 st.navigation(PAGES).run()

@@ -103,8 +103,13 @@ def demo_ref(name: str) -> CaseRef:
     return case_from_path(case.path, case.title, case.description)
 
 
-def case_picker(key: str, label: str = "Case", allow_upload: bool = True) -> tuple[CaseRef | None, str]:
-    """Pick a demo case or upload a file, and write the note. Returns (case, note)."""
+def case_picker(key: str, label: str = "Case", allow_upload: bool = True,
+                default_index: int = 0) -> tuple[CaseRef | None, str]:
+    """Pick a demo case or upload a file, and write the note. Returns (case, note).
+
+    The demo list starts at `default_index` (so side-by-side pickers start on different cases),
+    or at the case the user looked at last.
+    """
     sources = ["Demo case", "Upload a file"] if allow_upload else ["Demo case"]
     current: CaseRef | None = st.session_state.get(CURRENT_CASE)
     is_demo = current is not None and current.path is not None and Path(current.path).parent == DEMO_DIR
@@ -114,8 +119,8 @@ def case_picker(key: str, label: str = "Case", allow_upload: bool = True) -> tup
     ref: CaseRef | None = None
     if source == "Demo case":
         titles = {c.title: c.name for c in DEMO_CASES}
-        default = 0
-        if current is not None:
+        default = default_index % len(DEMO_CASES)
+        if current is not None and default_index == 0:
             default = next((i for i, c in enumerate(DEMO_CASES) if c.title == current.name), 0)
         title = st.selectbox(f"{label}: demo", list(titles), index=default, key=f"{key}_demo")
         ref = demo_ref(titles[title])

@@ -12,8 +12,8 @@ Where the work runs (`execute_items`):
   the same path from every worker (a shared or identically mounted file system).
 
 Every worker process loads the model once (`inference.get_model` caches it per process) and,
-when it is a worker rather than this process, runs torch on one thread: N workers on N cores
-then do not fight over the cores.
+when it is a worker rather than this process, runs torch and OpenCV on one thread each: N
+workers on N cores then do not fight over the cores.
 
 The output CSV. Each row is written and flushed the moment its case finishes (completion
 order), so a crash loses no finished row. When the run completes, the file is rewritten in

@@ -241,7 +241,8 @@ def recall_chart(recall_dict: Mapping[str, float]) -> go.Figure:
 
 
 # --- Images ------------------------------------------------------------------------------------
-def frames_figure(frames: np.ndarray, titles: Sequence[str] | None = None, columns: int = 4) -> go.Figure:
+def frames_figure(frames: np.ndarray, titles: Sequence[str] | None = None, columns: int = 4,
+                  title: str = "What the model saw") -> go.Figure:
     """The 8 frames uint8 [8, H, W, 3] as a grid (`columns` = 4 → 2×4, 8 → 1×8), one image trace each."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
@@ -255,6 +256,6 @@ def frames_figure(frames: np.ndarray, titles: Sequence[str] | None = None, colum
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     rows = -(-len(frames) // columns)
-    fig.update_layout(title=dict(text="What the model saw"), margin=dict(l=10, r=10, t=60, b=10),
+    fig.update_layout(title=dict(text=title), margin=dict(l=10, r=10, t=60, b=10),
                       height=80 + rows * 200)
     return fig

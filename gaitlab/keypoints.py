@@ -28,6 +28,11 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A frame whose landmarks all sit within this share of their own magnitude of one another is
 # not a detection: exporters write all-zero (or all-equal) rows for "no person".
 _DEGENERATE_SPREAD = 1e-6
+# A detected frame is a glitch (a typo, a value in other units, a tracker jump) when its
+# landmarks spread over more than OUTLIER_SPREAD times the sequence's median spread, or its
+# centre lies more than OUTLIER_SHIFT median spreads from the sequence's median centre. A walker
+# crossing the whole frame while small in it moves some 10 spreads; glitches are far beyond.
+_OUTLIER_SPREAD, _OUTLIER_SHIFT = 10.0, 50.0
 # Bytes looked at to tell a binary file from a text CSV.
 _SNIFF_BYTES = 4096
 
@@ -129,6 +134,22 @@ def _degenerate(seq: np.ndarray) -> np.ndarray:
     return np.max(spread, axis=1) <= _DEGENERATE_SPREAD * np.maximum(size, 1.0)
 
 
+def _outliers(seq: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """bool [T]: detected frames far bigger than, or far away from, the rest of the walk."""
+    out = np.zeros(len(seq), dtype=bool)
+    if detected.sum() < 3:
+        return out
+    xy = seq[detected][..., :2].astype(np.float64)
+    spread = np.max(xy.max(axis=1) - xy.min(axis=1), axis=1)
+    ref = float(np.median(spread))
+    if not ref > 0:
+        return out
+    centre = np.median(xy, axis=1)
+    shift = np.max(np.abs(centre - np.median(centre, axis=0)), axis=1)
+    out[np.flatnonzero(detected)] = (spread > _OUTLIER_SPREAD * ref) | (shift > _OUTLIER_SHIFT * ref)
+    return out
+
+
 def _parse_frames(rows: Iterator[list[str]], positions: np.ndarray,
                   name: str) -> tuple[list[np.ndarray], int]:
     """One float32 [132] per data row (all NaN where a cell is junk), and the junk-row count."""
@@ -157,7 +178,8 @@ def load_keypoint_csv(path: str | Path) -> np.ndarray:
     other column, `label` included, is ignored. A frame is kept as detected only when all its
     x and y cells are numbers; otherwise (empty cells, junk text, inf) the whole frame is NaN.
     Missing z / visibility in a detected frame become 0. A frame whose landmarks all coincide
-    (exporters write all-zero rows for "no person") is not a detection either. The file is
+    (exporters write all-zero rows for "no person") is not a detection either, nor is one far
+    larger than or far away from the rest of the walk (a glitch or a typo). The file is
     parsed row by row; more than `MAX_KEYPOINT_FRAMES` rows are refused.
     """
     path = Path(path)
@@ -180,6 +202,7 @@ def load_keypoint_csv(path: str | Path) -> np.ndarray:
     degenerate = np.zeros_like(detected)
     degenerate[detected] = _degenerate(seq[detected])
     detected &= ~degenerate
+    detected &= ~_outliers(seq, detected)  # left as gaps: `fill_gaps` bridges short ones
     seq[~detected] = np.nan
     zv = seq[detected][..., 2:]
     zv[~np.isfinite(zv)] = 0.0

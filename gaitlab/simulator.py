@@ -65,7 +65,7 @@ PARAMETERS: dict[str, Parameter] = {
     "arm_swing_right": Parameter("Arm swing, right (°)", "peak-to-peak shoulder swing", 0.0, 60.0, 1.0),
     "elbow_flexion": Parameter("Elbow flexion (°)", "resting bend of the elbows", 0.0, 90.0, 1.0),
     "base_width": Parameter("Base width (heights)", "lateral ankle distance; seen from the front", 0.02, 0.35, 0.01),
-    "shuffle": Parameter("Shuffling", "flat feet, little knee flexion, low clearance", 0.0, 1.0),
+    "shuffle": Parameter("Shuffling", "flat feet (no heel strike or push-off), less knee flexion", 0.0, 1.0),
     "festination": Parameter("Festination", "steps quicken and shorten within a bout", 0.0, 1.0),
     "freeze_rate": Parameter("Freezing episodes per 10 s", "forward progression stops", 0.0, 4.0, 0.1),
     "freeze_seconds": Parameter("Freezing episode length (s)", "", 0.5, 4.0, 0.1),

@@ -24,10 +24,9 @@ st.caption(f"Predicted: {app.class_label(analysis.label)} at {analysis.confidenc
 
 explanation = app.explain_case(ref, note, analysis, "gradcam", target)
 st.subheader(f"Grad-CAM for {app.class_label(target)} (probability {explanation.target_probability:.0%} on this clip)")
-st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays)))
+st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays), title="Grad-CAM over the frames the model saw"))
 if explanation.source_overlays is not None:
-    st.caption("The same maps over the original video frames")
-    st.plotly_chart(figures.frames_figure(np.stack(explanation.source_overlays)))
+    st.plotly_chart(figures.frames_figure(np.stack(explanation.source_overlays), title="The same maps over the original video frames"))
 st.plotly_chart(figures.frame_importance_chart(explanation.frame_importance))
 
 st.subheader("Is the map faithful?")
@@ -49,5 +48,5 @@ if others:
         with column:
             other = app.explain_case(ref, note, analysis, method, target)
             st.markdown(f"**{METHOD_NAMES[method]}**")
-            st.plotly_chart(figures.frames_figure(np.stack(other.overlays), columns=2), key=f"frames_{method}")
+            st.plotly_chart(figures.frames_figure(np.stack(other.overlays), columns=2, title=METHOD_NAMES[method]), key=f"frames_{method}")
             st.plotly_chart(figures.frame_importance_chart(other.frame_importance), key=f"importance_{method}")

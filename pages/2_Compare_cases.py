@@ -11,7 +11,7 @@ picked = []
 columns = st.columns(count)
 for i, column in enumerate(columns):
     with column:
-        ref, note = app.case_picker(f"compare_{i}", label=f"Case {i + 1}")
+        ref, note = app.case_picker(f"compare_{i}", label=f"Case {i + 1}", default_index=i)
         picked.append((ref, note))
 if any(ref is None for ref, _ in picked):
     st.info("Choose every case to compare.")
@@ -36,6 +36,6 @@ for column, (name, ref, note, analysis) in zip(st.columns(count), analyses):
     with column:
         st.markdown(f"**{name}** — {app.class_label(analysis.label)}, {analysis.confidence:.0%}")
         explanation = app.explain_case(ref, note, analysis, "gradcam")
-        st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays), columns=2), key=f"cam_{name}")
+        st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays), columns=2, title="Grad-CAM"), key=f"cam_{name}")
         st.plotly_chart(figures.clip_timeline(analysis), key=f"timeline_{name}")
         app.show_warnings(analysis)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import os
 import re
 import tempfile
 import warnings
@@ -35,8 +36,14 @@ ANY_CHAR = st.characters(exclude_categories=[])
 ANY_TEXT = st.text(alphabet=ANY_CHAR, max_size=300)
 
 
+# GAITLAB_FUZZ_SCALE=20 runs twenty times the examples from a fresh random seed (a deep hunt);
+# by default the examples are few and derandomised, so every run checks the same cases.
+FUZZ_SCALE = float(os.environ.get("GAITLAB_FUZZ_SCALE", "1"))
+
+
 def bounded(n: int):
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
+    return settings(max_examples=max(1, int(n * FUZZ_SCALE)), deadline=None,
+                    derandomize=FUZZ_SCALE == 1, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
 
@@ -237,7 +244,7 @@ def model(random_weights):
     return get_model(random_weights)
 
 
-@bounded(12)
+@bounded(20)
 @given(keypoint_csvs())
 def test_junk_csvs_that_load_also_analyse(model, data):
     """Past the loader, the rest of the pipeline holds too: clips of the right shape and a

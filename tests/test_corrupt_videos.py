@@ -1,0 +1,161 @@
+"""Corrupted videos, made by mutating real walker videos (mp4 and avi): truncated files, flipped
+bytes in the header and in the stream, zeroed chunks.
+
+Each mutant is analysed as a user would, `python -m gaitlab analyze PATH --json --weights W`,
+in its own subprocess with a timeout. Every run must end, either with exit status 2 and one
+`error:` line on stderr, or with exit status 0 and a valid answer on stdout (with a warning
+where the damage shows: lost frames, a wrong frame count, frames that do not decode). Never a
+hang, a crash, a traceback or decoder noise on stderr.
+
+The mutants run two at a time (module fixture), so the file takes about a minute.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from gaitlab.constants import CLASSES
+
+RUN_TIMEOUT_S = 120  # a healthy run takes ~5 s (mostly imports); a hang is caught well before
+
+
+def truncate(share: float) -> Callable[[bytes], bytes]:
+    return lambda data: data[: int(len(data) * share)]
+
+
+def flip(offsets: Callable[[int], list[int]]) -> Callable[[bytes], bytes]:
+    def mutate(data: bytes) -> bytes:
+        out = bytearray(data)
+        for off in offsets(len(data)):
+            out[off] ^= 0xFF
+        return bytes(out)
+    return mutate
+
+
+def zero(start_share: float, size: int = 4096) -> Callable[[bytes], bytes]:
+    def mutate(data: bytes) -> bytes:
+        out = bytearray(data)
+        start = min(int(len(data) * start_share), len(data) - size)
+        out[start : start + size] = bytes(size)
+        return bytes(out)
+    return mutate
+
+
+def stream_offsets(seed: int) -> Callable[[int], list[int]]:
+    """20 random byte positions past the first 10% of the file (the coded frames)."""
+    return lambda n: np.random.default_rng(seed).integers(n // 10, n, 20).tolist()
+
+
+MUTATIONS: dict[str, Callable[[bytes], bytes]] = {
+    "intact": lambda data: data,
+    "truncated_at_10pct": truncate(0.10),
+    "truncated_at_50pct": truncate(0.50),
+    "truncated_at_90pct": truncate(0.90),
+    "truncated_last_byte": lambda data: data[:-1],
+    "header_byte_0_flipped": flip(lambda n: [0]),
+    "header_bytes_8_to_12_flipped": flip(lambda n: list(range(8, 12))),
+    "header_byte_40_flipped": flip(lambda n: [40]),
+    "stream_bytes_flipped_a": flip(stream_offsets(1)),
+    "stream_bytes_flipped_b": flip(stream_offsets(2)),
+    "zeroed_4k_at_start": zero(0.0),
+    "zeroed_4k_at_50pct": zero(0.5),
+    "zeroed_4k_at_end": zero(1.0),
+}
+FORMATS = (".mp4", ".avi")
+
+
+@dataclass
+class Outcome:
+    returncode: int | None  # None: timed out
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def _analyze(path: Path, weights: Path) -> Outcome:
+    import time
+
+    cmd = [sys.executable, "-m", "gaitlab", "analyze", str(path), "--json", "--weights", str(weights)]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        return Outcome(None, str(exc.stdout or ""), str(exc.stderr or ""), time.monotonic() - start)
+    return Outcome(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, random_weights) -> dict[tuple[str, str], Outcome]:
+    """Every mutant of every format, analysed in subprocesses two at a time."""
+    from gaitlab.walker import WalkerParams, render_walk_video, walk_keypoints
+
+    folder = tmp_path_factory.mktemp("corrupt")
+    seq = walk_keypoints(WalkerParams(), n_frames=75, fps=25.0, aspect=320 / 240)
+    jobs = {}
+    for ext in FORMATS:
+        original = folder / f"walker{ext}"
+        render_walk_video(original, [seq], width=320, height=240, fps=25.0)
+        data = original.read_bytes()
+        for name, mutate in MUTATIONS.items():
+            path = folder / f"{name}{ext}"
+            path.write_bytes(mutate(data))
+            jobs[(ext, name)] = path
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: pool.submit(_analyze, path, random_weights) for key, path in jobs.items()}
+        results = {key: fut.result() for key, fut in futures.items()}
+    # A table for whoever reads the log with -s.
+    for (ext, name), out in sorted(results.items()):
+        if out.returncode == 0:
+            what = "answer; warnings: " + (" | ".join(json.loads(out.stdout)["warnings"]) or "none")
+        else:
+            what = out.stderr.strip()[:140]
+        print(f"{ext:5s} {name:30s} rc={out.returncode} {out.seconds:5.1f}s  {what}")
+    return results
+
+
+def assert_clean_ending(out: Outcome) -> dict | None:
+    """Exit 2 with one `error:` line, or exit 0 with a valid answer (returned)."""
+    assert out.returncode is not None, f"no answer within {RUN_TIMEOUT_S} s (hang)"
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout, out.stderr
+    assert out.returncode in (0, 2), f"exit status {out.returncode}: {out.stderr}"
+    if out.returncode == 2:
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+        assert out.stdout == ""
+        return None
+    assert out.stderr.strip() == "", f"noise on stderr: {out.stderr!r}"
+    answer = json.loads(out.stdout)
+    probs = [answer["probabilities"][c] for c in CLASSES]
+    assert all(math.isfinite(p) and 0 <= p <= 1 for p in probs) and abs(sum(probs) - 1) < 1e-4
+    assert answer["label"] in CLASSES and len(answer["clips"]) >= 1
+    assert isinstance(answer["warnings"], list) and all(isinstance(w, str) and w for w in answer["warnings"])
+    return answer
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_corrupted_video_ends_cleanly(outcomes, ext, name):
+    answer = assert_clean_ending(outcomes[(ext, name)])
+    if name == "intact":
+        assert answer is not None and answer["warnings"] == []
+    if answer is not None and name in ("truncated_at_10pct", "truncated_at_50pct", "truncated_at_90pct"):
+        # Frames were lost: the answer must say the video is not what its header claims.
+        assert answer["warnings"], "a truncated video answered without a warning"
+
+
+@pytest.mark.timeout(900)
+def test_corruption_is_not_always_refused(outcomes):
+    """Damage that leaves most frames decodable still gets an answer: the pipeline degrades
+    rather than refusing anything odd."""
+    answered = [key for key, out in outcomes.items() if out.returncode == 0 and key[1] != "intact"]
+    assert len(answered) >= len(MUTATIONS) // 2, answered
