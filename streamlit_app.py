@@ -48,6 +48,7 @@ PAGES = [
     st.Page("pages/2_Compare_cases.py", title="Compare cases", icon=":material/compare:"),
     st.Page("pages/3_Note_ablations.py", title="Note ablations", icon=":material/edit_note:"),
     st.Page("pages/4_Cohorts.py", title="Cohorts", icon=":material/groups:"),
+    st.Page("pages/6_Simulator.py", title="Simulator", icon=":material/tune:"),
     st.Page("pages/5_About_the_model.py", title="About the model", icon=":material/description:"),
 ]
 

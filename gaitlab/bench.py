@@ -10,9 +10,9 @@ Four sections, each measured side by side in one run (so they share the machine'
   already loaded, vs OpenCV merely decoding that video once (`read()` of every frame).
 - `memory`: peak resident memory (max RSS) of `python -m gaitlab analyze … --json` on a 20 s
   and a 3 min 720p video, each in a fresh process.
-- `cohort`: cases per minute of `python -m gaitlab cohort` on 24 short generated videos with
-  1 and 2 local workers and on a 2-worker Dask LocalCluster (started beforehand; its
-  workers' first imports and model loads are counted).
+- `cohort`: cases per minute of the cohort engine (`cohort.execute_items`, CSV written) on
+  24 short generated videos with 1 and 2 local workers and on a 2-worker Dask LocalCluster
+  (each mode after one warm-up run, so one-off start-up costs are left out).
 
 Each timing is the median of several runs after warm-up; the runs of two things that are
 compared are interleaved, so a change in background load hits both alike. Generated videos
@@ -38,6 +38,9 @@ from typing import Callable
 import numpy as np
 
 SECTIONS: tuple[str, ...] = ("model", "video", "memory", "cohort")
+SUBPROCESS_TIMEOUT_S = 900  # one CLI analysis of the long video takes well under a minute
+# Above this 1-minute load average per CPU at the start, the report says the machine was busy.
+BUSY_LOAD_PER_CPU = 0.75
 RENDER_VERSION = 1  # bump when the generated videos change, so cached ones are not reused
 
 # figure key → (label, unit). Units: ms, s, MB (10^6 bytes), cases/min, x (a ratio).
@@ -59,7 +62,9 @@ FIGURES: dict[str, tuple[str, str]] = {
     "cohort_1_worker_cpm": ("cohort, 1 local worker", "cases/min"),
     "cohort_2_workers_cpm": ("cohort, 2 local workers", "cases/min"),
     "cohort_dask_2_workers_cpm": ("cohort, Dask LocalCluster, 2 workers", "cases/min"),
+    "cohort_1_thread_cpm": ("cohort, 1 local worker held to 1 thread", "cases/min"),
     "cohort_2_vs_1": ("cohort speed-up, 2 local workers / 1", "x"),
+    "cohort_2_vs_1_thread": ("cohort speed-up, 2 local workers / 1 at 1 thread", "x"),
     "cohort_dask_vs_1": ("cohort speed-up, Dask 2 workers / 1 local", "x"),
 }
 SECTION_FIGURES: dict[str, tuple[str, ...]] = {
@@ -69,7 +74,7 @@ SECTION_FIGURES: dict[str, tuple[str, ...]] = {
     "memory": ("rss_short_mb", "rss_long_mb", "rss_long_vs_short",
                "cli_analyze_short_s", "cli_analyze_long_s"),
     "cohort": ("cohort_1_worker_cpm", "cohort_2_workers_cpm", "cohort_dask_2_workers_cpm",
-               "cohort_2_vs_1", "cohort_dask_vs_1"),
+               "cohort_1_thread_cpm", "cohort_2_vs_1", "cohort_2_vs_1_thread", "cohort_dask_vs_1"),
 }
 
 
@@ -98,20 +103,6 @@ TARGETS: dict[str, Target] = {
 
 
 @dataclass(frozen=True)
-class BenchConfig:
-    """Sizes and repetitions of one bench mode."""
-
-    forward_runs: int
-    gradcam_runs: int
-    warmup: int
-    video_runs: int
-    short: VideoSpec
-    long: VideoSpec
-    cohort_cases: int
-    cohort_video: VideoSpec
-
-
-@dataclass(frozen=True)
 class VideoSpec:
     """A generated walking video: the file name is derived from every parameter (the cache key)."""
 
@@ -133,10 +124,24 @@ class VideoSpec:
         return f"{self.seconds:g} s {self.width}x{self.height} {self.fps:g} fps"
 
 
-FULL = BenchConfig(forward_runs=20, gradcam_runs=10, warmup=3, video_runs=3,
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes and repetitions of one bench mode."""
+
+    forward_runs: int
+    gradcam_runs: int
+    warmup: int  # untimed runs before the model timings
+    pipeline_runs: int  # timed runs of analyze/decode and of each cohort mode
+    short: VideoSpec
+    long: VideoSpec
+    cohort_cases: int
+    cohort_video: VideoSpec
+
+
+FULL = BenchConfig(forward_runs=20, gradcam_runs=10, warmup=3, pipeline_runs=3,
                    short=VideoSpec(20, 1280, 720), long=VideoSpec(180, 1280, 720),
                    cohort_cases=24, cohort_video=VideoSpec(6, 640, 360))
-QUICK = BenchConfig(forward_runs=3, gradcam_runs=2, warmup=1, video_runs=1,
+QUICK = BenchConfig(forward_runs=3, gradcam_runs=2, warmup=1, pipeline_runs=1,
                     short=VideoSpec(2, 320, 180), long=VideoSpec(4, 320, 180),
                     cohort_cases=4, cohort_video=VideoSpec(2, 160, 120))
 
@@ -418,7 +423,7 @@ def bench_video(cfg: BenchConfig, weights: str, cache: Path, report: BenchReport
     _log(f"video: analyze vs decode, {cfg.short.describe()}")
     times = interleaved_medians({"decode": lambda: decode_all(path),
                                  "analyze": lambda: analyze(path, model=model)},
-                                cfg.video_runs, warmup=1)
+                                cfg.pipeline_runs, warmup=1)
     report.figures.update(decode_short_s=times["decode"], analyze_short_s=times["analyze"],
                           analyze_vs_decode=times["analyze"] / times["decode"])
 
@@ -438,7 +443,8 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
     else:
         full = [sys.executable, "-c", _RUSAGE_WRAPPER, *cmd]
     t0 = time.perf_counter()
-    proc = subprocess.run(full, capture_output=True, text=True, env=_gaitlab_env())
+    proc = subprocess.run(full, capture_output=True, text=True, env=_gaitlab_env(),
+                          timeout=SUBPROCESS_TIMEOUT_S)
     wall = time.perf_counter() - t0
     found = _MAX_RSS.search(proc.stderr)
     if proc.returncode != 0 or not found:
@@ -476,45 +482,67 @@ def cohort_folder(cfg: BenchConfig, cache: Path) -> Path:
     return folder
 
 
-def timed_cohort(folder: Path, out: Path, weights: str, *options: str) -> float:
-    """Wall seconds of `python -m gaitlab cohort FOLDER --out OUT OPTIONS` in a fresh process."""
-    cmd = _gaitlab_cmd("cohort", str(folder), "--out", str(out), *options, weights=weights)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_gaitlab_env())
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-3:]
-        raise RuntimeError(f"cohort {' '.join(options)} failed (exit {proc.returncode}): {' / '.join(tail)}")
-    return seconds
-
-
 def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: BenchReport) -> None:
-    """Cases per minute: 1 local worker, 2 local workers, a 2-worker Dask LocalCluster."""
-    import pandas as pd
+    """Cases per minute of the cohort engine: 1 local worker, 2 local workers, and a 2-worker
+    Dask LocalCluster.
+
+    Timed is `cohort.execute_items` in this process (writing its CSV as the CLI does), from
+    the call to the last row; worker processes are started, and load the model, inside that
+    time. Each mode first has one untimed run: it pays one-off costs that are not throughput
+    (the fork server that local pools start from imports torch once per process; the Dask
+    workers import GaitLab), as the interpreter start-up of a `python -m gaitlab` command
+    is not (the CLI wall times of the memory section show that).
+    """
     from distributed import LocalCluster
 
+    from .cohort import collect_inputs, execute_items
+
     _log(f"cohort: preparing {cfg.cohort_cases} videos of {cfg.cohort_video.describe()}")
-    folder = cohort_folder(cfg, cache)
-    n = cfg.cohort_cases
+    items = collect_inputs(cohort_folder(cfg, cache))
+    n = len(items)
     report.inputs["cohort"] = (f"{n} videos of {cfg.cohort_video.describe()}; wall time of "
-                               "`python -m gaitlab cohort` in a fresh process")
+                               "cohort.execute_items (CSV written), median of "
+                               f"{cfg.pipeline_runs} run(s) per mode after one warm-up run")
+    errors = 0
     with tempfile.TemporaryDirectory(prefix="gaitlab-bench-") as tmp:
-        outs = {name: Path(tmp) / f"{name}.csv" for name in ("one", "two", "dask")}
-        _log("cohort: 1 local worker")
-        one = timed_cohort(folder, outs["one"], weights, "--workers", "1")
-        _log("cohort: 2 local workers")
-        two = timed_cohort(folder, outs["two"], weights, "--workers", "2")
+        def timed(**mode) -> float:
+            nonlocal errors
+            run = execute_items(items, Path(tmp) / "out.csv", weights=weights, **mode)
+            errors = max(errors, run.errors)
+            return run.seconds
+
+        def single_threaded() -> float:
+            # The work of one of the two workers below (each runs on one thread), done here:
+            # the ratio to it is the pool's own parallel efficiency, while the ratio to
+            # `--workers 1` (torch and OpenCV free to use every core) is what a user gains.
+            import cv2
+            import torch
+
+            threads = (torch.get_num_threads(), cv2.getNumThreads())
+            torch.set_num_threads(1)
+            cv2.setNumThreads(1)
+            try:
+                return timed(workers=1)
+            finally:
+                torch.set_num_threads(threads[0])
+                cv2.setNumThreads(threads[1])
+
+        _log("cohort: 1 local worker, 2 local workers, 1 worker on 1 thread")
+        local = interleaved_medians({"one": lambda: timed(workers=1), "two": lambda: timed(workers=2),
+                                     "one_thread": single_threaded}, cfg.pipeline_runs, warmup=1)
         _log("cohort: starting a 2-worker Dask LocalCluster")
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None) as cluster:
+            timed(scheduler=cluster.scheduler_address)  # warm-up: imports, one model per worker
             _log("cohort: Dask, 2 workers")
-            dask = timed_cohort(folder, outs["dask"], weights, "--scheduler", cluster.scheduler_address)
-        errors = sum(int((pd.read_csv(p, keep_default_na=False)["error"] != "").sum()) for p in outs.values())
+            dask = median_seconds(lambda: timed(scheduler=cluster.scheduler_address), cfg.pipeline_runs, 0)
     if errors:
         report.notes.append(f"{errors} cohort row(s) had errors; throughput counts them as cases.")
+    one, two, one_thread = local["one"], local["two"], local["one_thread"]
     report.figures.update(
         cohort_1_worker_cpm=60 * n / one, cohort_2_workers_cpm=60 * n / two,
-        cohort_dask_2_workers_cpm=60 * n / dask, cohort_2_vs_1=one / two, cohort_dask_vs_1=one / dask)
+        cohort_dask_2_workers_cpm=60 * n / dask, cohort_1_thread_cpm=60 * n / one_thread,
+        cohort_2_vs_1=one / two, cohort_2_vs_1_thread=one_thread / two, cohort_dask_vs_1=one / dask)
 
 
 # --- Running and reporting --------------------------------------------------------------------
@@ -540,13 +568,23 @@ def run_bench(quick: bool = False, only: list[str] | None = None, cache: str | P
         "memory": lambda: bench_memory(cfg, path, cache_dir, report),
         "cohort": lambda: bench_cohort(cfg, path, cache_dir, report),
     }
+    section_loads: dict[str, list[float]] = {}
+    report.machine["load_average_by_section"] = section_loads  # when a section is suspect
     for name in only or SECTIONS:
+        section_loads[name] = _load_average()
         try:
             steps[name]()
         except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others
             report.notes.append(f"section {name} failed: {type(exc).__name__}: {exc}")
             _log(f"{name} failed: {exc}")
     report.machine["load_average_end"] = _load_average()
+    # Only the load at the start says whether others were busy: by the end the bench's own
+    # work (two workers on two cores) has raised the load average itself.
+    start = report.machine["load_average_start"]
+    busy = BUSY_LOAD_PER_CPU * (os.cpu_count() or 1)
+    if start and start[0] > busy:
+        report.notes.append(f"The machine was busy (1-minute load average {start[0]:g} > {busy:g} at "
+                            "the start): other work shared the CPUs, so timings are pessimistic.")
     return report
 
 
@@ -563,7 +601,12 @@ def format_report(report: BenchReport) -> str:
     m = report.machine
     lines = [f"GaitLab bench ({report.mode}) on {m['cpu_count']} CPU(s) ({m['cpu_model']}), "
              f"torch {m['torch_threads']} thread(s); load average "
-             f"{m['load_average_start']} at start, {m.get('load_average_end')} at end", ""]
+             f"{m['load_average_start']} at start, {m.get('load_average_end')} at end"]
+    by_section = m.get("load_average_by_section") or {}
+    if by_section:
+        lines.append("1-minute load average as each section started: "
+                     + ", ".join(f"{k} {v[0]:g}" for k, v in by_section.items() if v))
+    lines.append("")
     checks = report.checks()
     width = max(len(label) for label, _ in FIGURES.values())
     lines.append(f"{'figure':<{width}}  {'value':>16}  {'target':>8}  result")

@@ -123,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_cohort)
 
+    from .simulator import add_simulate_arguments, run_simulate
+
+    p = sub.add_parser("simulate", help="write a simulated walk (a class preset, adjustable) as .mp4 or .csv")
+    add_simulate_arguments(p)
+    p.set_defaults(func=run_simulate)
+
+    from .evaluate import add_evaluate_arguments, run_evaluate
+
+    p = sub.add_parser("evaluate", help="score a gait-keypoints folder (metadata.csv + keypoints.npz) with the model")
+    add_evaluate_arguments(p)
+    p.set_defaults(func=run_evaluate)
+
     from .bench import add_bench_arguments
 
     p = sub.add_parser("bench", help="measure speed and memory on this machine (exits 0 even when a target is missed)")

@@ -87,6 +87,10 @@ def render_markdown(card: dict[str, Any]) -> str:
     sampling = card.get("clip", {}).get("sampling")
     if sampling:
         lines.append(f"- Clip sampling: {sampling}")
+    distill = card.get("distillation")
+    if distill:
+        lines.append(f"- Distillation: weight {distill.get('weight')}, temperature {distill.get('temperature')}, "
+                     f"teacher {distill.get('teacher', {}).get('architecture')} on keypoints ({distill.get('targets', '')})")
     data = card.get("training_data", {})
     lines += ["", "## Data and licence", f"- {data.get('dataset', '')}: {data.get('usable_videos')} usable videos, "
               f"{data.get('subjects')} subjects"]

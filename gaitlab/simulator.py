@@ -59,6 +59,8 @@ PARAMETERS: dict[str, Parameter] = {
     "stance_asymmetry": Parameter("Stance-time asymmetry", "the affected leg's stance shortens (up to 30%)", 0.0, 1.0),
     "affected_side": Parameter("Affected side", "leg the asymmetries and tremor favour", choices=SIDES),
     "knee_flexion": Parameter("Knee flexion in swing (°)", "peak swing knee flexion", 10.0, 75.0, 1.0),
+    "knee_extension": Parameter("Knee flexion in stance (°)", "least knee bend; high: a stiff, flexed knee",
+                                0.0, 30.0, 0.5),
     "trunk_flexion": Parameter("Trunk flexion (°)", "forward stoop (negative: leaning back)", -10.0, 45.0, 0.5),
     "trunk_sway": Parameter("Lateral trunk sway (°)", "lean over the stance leg; seen from the front", 0.0, 30.0, 0.5),
     "arm_swing": Parameter("Arm swing, left (°)", "peak-to-peak shoulder swing", 0.0, 60.0, 1.0),
@@ -93,10 +95,11 @@ _TEMPLATES: dict[str, dict[str, Any]] = {
 # measurement noise a noise-free walker lacks). A front camera sees no step length, sagittal
 # knee angle, stoop or forward arm swing, but trunk sway (with the arms it carries) and stance.
 FIT_SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
-    "side": (("step_length", "knee_flexion", "trunk_flexion", "arm_swing", "elbow_flexion", "asymmetry",
-              "stance_asymmetry"),
-             (("stride_per_cycle", "abs"), ("knee_range", "abs"), ("trunk_flexion_mean", "abs"), ("arm_swing", "abs"),
-              ("elbow_flexion", "abs"), ("knee_asymmetry", "excess"), ("stance_asymmetry", "excess"))),
+    "side": (("step_length", "knee_flexion", "knee_extension", "trunk_flexion", "arm_swing", "elbow_flexion",
+              "asymmetry", "stance_asymmetry"),
+             (("step_length", "abs"), ("hip_range", "abs"), ("stride_per_cycle", "abs"), ("knee_range", "abs"),
+              ("knee_extension", "abs"), ("trunk_flexion_mean", "abs"), ("arm_swing", "abs"), ("elbow_flexion", "abs"),
+              ("knee_asymmetry", "excess"), ("stance_asymmetry", "excess"))),
     "front": (("trunk_sway", "base_width", "asymmetry", "stance_asymmetry"),
               (("trunk_flexion_range", "abs"), ("arm_swing", "abs"), ("base_width", "abs"),
                ("knee_asymmetry", "excess"), ("stance_asymmetry", "excess"))),
@@ -107,44 +110,51 @@ FIT_SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
 _CADENCE_ANCHOR = {"Normal": ("Normal", 110.0), "KOA": ("KOA_Early", 105.0), "PD": ("PD_Early", 105.0),
                    "Disabled": (None, 90.0)}
 
-# FITTED and REAL_MEDIANS are printed by `python -m gaitlab.simulator` (`fit_presets` on
+# FITTED and REAL_MEDIANS are printed by `python -m gaitlab.simulator fit` (`fit_presets` on
 # ../shared/data/gait-keypoints, 216 videos): per class, the parameters whose simulated
 # `gait_features` best match (damped Gauss-Newton, `FIT_SPEC`) the class medians below.
 FITTED: dict[str, dict[str, float]] = {
-    'Normal': dict(step_length=0.401, knee_flexion=58.3, trunk_flexion=-2.77, arm_swing=31.7,
-        elbow_flexion=15.3, asymmetry=0, stance_asymmetry=0, cadence=110),
-    'KOA_Early': dict(step_length=0.369, knee_flexion=51.1, trunk_flexion=0.478, arm_swing=26.9,
-        elbow_flexion=14, asymmetry=0.107, stance_asymmetry=0, cadence=105),
-    'KOA_Mild': dict(step_length=0.295, knee_flexion=47, trunk_flexion=2.26, arm_swing=20.4,
-        elbow_flexion=16.6, asymmetry=0, stance_asymmetry=0.052, cadence=99),
-    'KOA_Severe': dict(step_length=0.24, knee_flexion=38.4, trunk_flexion=1.26, arm_swing=22.4,
-        elbow_flexion=18.3, asymmetry=0.139, stance_asymmetry=0, cadence=91),
-    'PD_Early': dict(step_length=0.24, knee_flexion=42.4, trunk_flexion=-0.779, arm_swing=12.5,
-        elbow_flexion=15.4, asymmetry=0.002, stance_asymmetry=0.139, cadence=105),
-    'PD_Mild': dict(step_length=0.205, knee_flexion=42.8, trunk_flexion=1.81, arm_swing=11,
-        elbow_flexion=16.9, asymmetry=0, stance_asymmetry=0.026, cadence=83),
-    'PD_Severe': dict(step_length=0.385, knee_flexion=63.9, trunk_flexion=-0.707, arm_swing=20.3,
-        elbow_flexion=29.8, asymmetry=0.056, stance_asymmetry=0, cadence=75),
+    'Normal': dict(step_length=0.443, knee_flexion=54.7, knee_extension=1.36, trunk_flexion=-2.77,
+        arm_swing=31.8, elbow_flexion=15.3, asymmetry=0, stance_asymmetry=0, cadence=110),
+    'KOA_Early': dict(step_length=0.399, knee_flexion=46.8, knee_extension=1.23, trunk_flexion=0.483,
+        arm_swing=26.7, elbow_flexion=14.2, asymmetry=0.108, stance_asymmetry=0.054, cadence=105),
+    'KOA_Mild': dict(step_length=0.337, knee_flexion=42.4, knee_extension=1.42, trunk_flexion=2.26,
+        arm_swing=20.3, elbow_flexion=16.6, asymmetry=0.074, stance_asymmetry=0.095, cadence=99),
+    'KOA_Severe': dict(step_length=0.279, knee_flexion=34.5, knee_extension=1.8, trunk_flexion=1.26,
+        arm_swing=21.9, elbow_flexion=18.3, asymmetry=0.072, stance_asymmetry=0.025, cadence=91),
+    'PD_Early': dict(step_length=0.274, knee_flexion=39.5, knee_extension=2.02, trunk_flexion=-0.778,
+        arm_swing=12.5, elbow_flexion=15.3, asymmetry=0, stance_asymmetry=0.049, cadence=105),
+    'PD_Mild': dict(step_length=0.221, knee_flexion=38, knee_extension=2.05, trunk_flexion=1.81, arm_swing=11,
+        elbow_flexion=16.9, asymmetry=0, stance_asymmetry=0, cadence=83),
+    'PD_Severe': dict(step_length=0.342, knee_flexion=58.7, knee_extension=5.65, trunk_flexion=-0.706,
+        arm_swing=19.9, elbow_flexion=29.9, asymmetry=0.052, stance_asymmetry=0, cadence=75),
     'Disabled_Assistive': dict(trunk_sway=5.34, base_width=0.029, asymmetry=0.64, stance_asymmetry=0.132,
         cadence=90),
     'Disabled_NonAssistive': dict(trunk_sway=17.1, base_width=0.033, asymmetry=0, stance_asymmetry=0,
         cadence=90),
 }
 REAL_MEDIANS: dict[str, dict[str, float]] = {
-    'Normal': dict(stride_per_cycle=1.62, knee_range=51.5, trunk_flexion_mean=-2.77, arm_swing=0.257,
-        elbow_flexion=15.3, knee_asymmetry=0.104, stance_asymmetry=0.059),
-    'KOA_Early': dict(stride_per_cycle=1.42, knee_range=42.9, trunk_flexion_mean=0.478, arm_swing=0.217,
-        elbow_flexion=14.5, knee_asymmetry=0.128, stance_asymmetry=0.031),
-    'KOA_Mild': dict(stride_per_cycle=1.15, knee_range=38.5, trunk_flexion_mean=2.26, arm_swing=0.164,
-        elbow_flexion=16.7, knee_asymmetry=0.116, stance_asymmetry=0.05),
-    'KOA_Severe': dict(stride_per_cycle=0.99, knee_range=30.9, trunk_flexion_mean=1.26, arm_swing=0.172,
-        elbow_flexion=18.5, knee_asymmetry=0.133, stance_asymmetry=0.062),
-    'PD_Early': dict(stride_per_cycle=0.968, knee_range=36, trunk_flexion_mean=-0.779, arm_swing=0.102,
-        elbow_flexion=15.8, knee_asymmetry=0.091, stance_asymmetry=0.029),
-    'PD_Mild': dict(stride_per_cycle=0.858, knee_range=32.9, trunk_flexion_mean=1.81, arm_swing=0.092,
-        elbow_flexion=17.4, knee_asymmetry=0.137, stance_asymmetry=0.061),
-    'PD_Severe': dict(stride_per_cycle=0.99, knee_range=40.3, trunk_flexion_mean=-0.707, arm_swing=0.155,
-        elbow_flexion=30.6, knee_asymmetry=0.087, stance_asymmetry=0.106),
+    'Normal': dict(step_length=0.784, hip_range=42.3, stride_per_cycle=1.62, knee_range=51.5,
+        knee_extension=1.51, trunk_flexion_mean=-2.77, arm_swing=0.257, elbow_flexion=15.3,
+        knee_asymmetry=0.104, stance_asymmetry=0.059),
+    'KOA_Early': dict(step_length=0.707, hip_range=36.1, stride_per_cycle=1.42, knee_range=42.9,
+        knee_extension=1.34, trunk_flexion_mean=0.478, arm_swing=0.217, elbow_flexion=14.5,
+        knee_asymmetry=0.128, stance_asymmetry=0.031),
+    'KOA_Mild': dict(step_length=0.6, hip_range=31, stride_per_cycle=1.15, knee_range=38.5,
+        knee_extension=1.52, trunk_flexion_mean=2.26, arm_swing=0.164, elbow_flexion=16.7,
+        knee_asymmetry=0.116, stance_asymmetry=0.05),
+    'KOA_Severe': dict(step_length=0.481, hip_range=26.5, stride_per_cycle=0.99, knee_range=30.9,
+        knee_extension=1.91, trunk_flexion_mean=1.26, arm_swing=0.172, elbow_flexion=18.5,
+        knee_asymmetry=0.133, stance_asymmetry=0.062),
+    'PD_Early': dict(step_length=0.519, hip_range=24.2, stride_per_cycle=0.968, knee_range=36,
+        knee_extension=2.12, trunk_flexion_mean=-0.779, arm_swing=0.102, elbow_flexion=15.8,
+        knee_asymmetry=0.091, stance_asymmetry=0.029),
+    'PD_Mild': dict(step_length=0.425, hip_range=21.1, stride_per_cycle=0.858, knee_range=32.9,
+        knee_extension=2.15, trunk_flexion_mean=1.81, arm_swing=0.092, elbow_flexion=17.4,
+        knee_asymmetry=0.137, stance_asymmetry=0.061),
+    'PD_Severe': dict(step_length=0.477, hip_range=29.7, stride_per_cycle=0.99, knee_range=40.3,
+        knee_extension=5.75, trunk_flexion_mean=-0.707, arm_swing=0.155, elbow_flexion=30.6,
+        knee_asymmetry=0.087, stance_asymmetry=0.106),
     'Disabled_Assistive': dict(trunk_flexion_range=12.4, arm_swing=0.189, base_width=0.122,
         knee_asymmetry=0.378, stance_asymmetry=0.277),
     'Disabled_NonAssistive': dict(trunk_flexion_range=47.5, arm_swing=0.529, base_width=0.139,
@@ -346,7 +356,7 @@ def sweep_figure(table: pd.DataFrame, parameter: str) -> go.Figure:
 
 # --- Fitting the presets to the real data ------------------------------------------------------
 def simulated_features(params: WalkerParams, seconds: float = 8.0) -> dict[str, float]:
-    """`gait_features` of the simulated walk, plus left/right means `knee_range`, `arm_swing`."""
+    """`gait_features` of the simulated walk, plus left/right means `knee_range`, `hip_range`, `arm_swing`."""
     return _with_means(_features(simulate(params, seconds)[0]))
 
 
@@ -357,8 +367,8 @@ def _features(seq: np.ndarray) -> dict[str, float]:
 
 
 def _with_means(f: dict[str, float]) -> dict[str, float]:
-    return {**f, "knee_range": (f["knee_range_left"] + f["knee_range_right"]) / 2,
-            "arm_swing": (f["arm_swing_left"] + f["arm_swing_right"]) / 2}
+    mean = lambda key: (f[f"{key}_left"] + f[f"{key}_right"]) / 2  # noqa: E731
+    return {**f, "knee_range": mean("knee_range"), "hip_range": mean("hip_range"), "arm_swing": mean("arm_swing")}
 
 
 def _family_cadence(name: str, cycles: pd.Series) -> float:
@@ -370,7 +380,7 @@ def _family_cadence(name: str, cycles: pd.Series) -> float:
 
 
 def _fit_one(start: WalkerParams, names, features, targets: np.ndarray, scales: np.ndarray,
-             iters: int = 8) -> WalkerParams:
+             iters: int = 15) -> WalkerParams:
     """Damped Gauss-Newton over parameters `names` (scaled to their ranges, kept in range)."""
     lo = np.array([PARAMETERS[n].lo for n in names])
     span = np.array([PARAMETERS[n].hi for n in names]) - lo
@@ -387,7 +397,7 @@ def _fit_one(start: WalkerParams, names, features, targets: np.ndarray, scales: 
     for _ in range(iters):
         h = np.where(u > 0.95, -0.03, 0.03)  # finite differences that stay in range
         jac = np.stack([(residual(u + h[i] * np.eye(len(u))[i]) - r) / h[i] for i in range(len(u))], 1)
-        for damping in (0.01, 0.1, 1.0, 10.0):  # accept the first step that helps
+        for damping in (0.01, 0.1, 1.0, 10.0, 100.0):  # accept the first step that helps
             trial = np.clip(u - np.linalg.solve(jac.T @ jac + damping * np.eye(len(u)), jac.T @ r), 0, 1)
             r_trial = residual(trial)
             if (r_trial**2).sum() < (r**2).sum():
@@ -472,5 +482,19 @@ def _print_fit() -> None:
         print(f"# {name}: targets {res['targets']} achieved {res['achieved']}")
 
 
-if __name__ == "__main__":
-    _print_fit()
+def _print_report(weights: str | None) -> None:
+    """The issue's done-when check: presets as keypoints and as video, knee and trunk sweeps."""
+    from .inference import get_model
+
+    model = get_model(weights)
+    for source in ("keypoints", "video"):
+        table = preset_report(model, source)
+        print(f"presets as {source}: {int(table['correct'].sum())}/9 classified as their own class")
+        print(table.round(3).to_string(index=False))
+    for parameter in ("knee_flexion", "trunk_flexion"):
+        spec = PARAMETERS[parameter]
+        print(sweep("Normal", parameter, np.linspace(spec.lo, spec.hi, 6).round(1), model).round(3).to_string(index=False))
+
+
+if __name__ == "__main__":  # python -m gaitlab.simulator fit | report [WEIGHTS]
+    _print_report(sys.argv[2] if len(sys.argv) > 2 else None) if sys.argv[1:2] == ["report"] else _print_fit()

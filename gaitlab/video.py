@@ -315,6 +315,12 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         )
     if n_frames < CLIP_FRAMES:
         raise InputError(f"{name} has only {n_frames} frames; GaitLab needs at least {CLIP_FRAMES}.")
+    if fps * CLIP_SECONDS < CLIP_FRAMES:  # fewer frames per gait cycle than a clip needs
+        warnings.append(
+            f"The video's frame rate is only {fps:g} per second; a gait cycle spans fewer than "
+            f"{CLIP_FRAMES} frames, so the motion is sampled coarsely and the answer is less "
+            "reliable."
+        )
     duration = n_frames / fps
     if duration > LONG_VIDEO_SECONDS:
         warnings.append(

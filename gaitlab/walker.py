@@ -81,6 +81,7 @@ class WalkerParams:
     stance_asymmetry: float = 0.0  # 0..1: the affected leg's stance is up to 30% shorter
     arm_swing_right: float | None = None  # degrees; None: same as `arm_swing`
     elbow_flexion: float = 20.0  # resting elbow flexion, degrees (flexed arms in Parkinson's)
+    knee_extension: float = 5.0  # least knee flexion (stance), degrees: a flexed, stiff knee keeps it high
     base_width: float = 0.1  # lateral distance between the ankles
     trunk_sway: float = 0.0  # lateral trunk lean over the stance leg, degrees
     shuffle: float = 0.0  # 0..1: flat feet (no heel strike or push-off), less knee flexion
@@ -116,13 +117,13 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def _leg(p: np.ndarray, amp, knee_peak, shuffle: float = 0.0) -> tuple[np.ndarray, ...]:
+def _leg(p: np.ndarray, amp, knee_peak, shuffle: float = 0.0, knee_min: float = 5.0) -> tuple[np.ndarray, ...]:
     """Hip, knee and ankle angles (radians) over the cycle; heel strike at p = 0.
 
     Hip: + is flexion (thigh forward). Knee: + is flexion. Ankle: + is dorsiflexion.
     """
     hip = 5.0 + amp * np.cos(2 * np.pi * (p + 0.05))
-    knee = 5.0 + 12.0 * _bump(p, 0.12, 0.05) + (knee_peak - 5.0) * _bump(p, 0.72, 0.11)
+    knee = knee_min + 12.0 * _bump(p, 0.12, 0.05) + (knee_peak - knee_min) * _bump(p, 0.72, 0.11)
     ankle = (8.0 * _bump(p, 0.45, 0.1) - 18.0 * _bump(p, 0.63, 0.05)) * (1.0 - shuffle)
     return np.radians(hip), np.radians(knee), np.radians(ankle)
 
@@ -222,7 +223,7 @@ def _body(params: WalkerParams, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
             s = 0.6 * (1 - 0.3 * float(np.clip(params.stance_asymmetry, 0, 1)))
             p = np.where(p < s, p * 0.6 / s, 0.6 + (p - s) * 0.4 / (1 - s))
         a = amp * (1 - 0.4 * asym) if hit else amp
-        angles = _leg(p, a, knee_peak * (1 - 0.3 * asym) if hit else knee_peak, params.shuffle)
+        angles = _leg(p, a, knee_peak * (1 - 0.3 * asym) if hit else knee_peak, params.shuffle, params.knee_extension)
         body.update({f"{side}_{n}": v for n, v in _leg_points(np.zeros((len(t), 2)), angles).items()})
         # Arms swing against the same-side leg, in proportion to its hip excursion.
         excursion[side] = (angles[0] - np.radians(5.0)) / np.maximum(np.radians(a), 1e-6)

@@ -55,6 +55,7 @@ def save_weights(model: nn.Module, card: dict[str, Any], path: Path) -> dict[str
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path))
+    path.chmod(0o644)  # safetensors writes 0600; shipped weights must be readable by every user
     card = dict(card)
     card.setdefault("architecture_kwargs", {})
     card["classes"] = list(CLASSES)

@@ -101,6 +101,12 @@ def test_long_video_is_analysed_with_a_warning(tmp_path, model):
     result = analyze(path, model=model)
     warning = [w for w in result.warnings if "minutes long" in w]
     assert warning and "most of it is not looked at" in warning[0], result.warnings
+    # One frame per second is also too coarse for gait, and the answer says so.
+    assert any("frame rate is only 1 per second" in w for w in result.warnings), result.warnings
+
+
+def test_ordinary_video_has_no_limit_warning(walker_video, model):
+    assert analyze(walker_video, model=model).warnings == []
 
 
 def test_video_beyond_the_hard_cap_is_refused(tmp_path):
