@@ -59,7 +59,8 @@ def plan_clips(n_frames: int, span: float, max_clips: int = MAX_CLIPS) -> list[C
     count = min(n_fit, max_clips)
     last_start = n_frames - span
     starts = np.linspace(0.0, last_start, count) if count > 1 else [last_start / 2]
-    return [ClipSpan(clip_indices(float(s), span)) for s in starts]
+    # Rounding can land the last index on n_frames when a span is only a few frames long.
+    return [ClipSpan(tuple(min(i, n_frames - 1) for i in clip_indices(float(s), span))) for s in starts]
 
 
 def estimate_cycle_frames(signal: np.ndarray, default: float = DEFAULT_CYCLE_FRAMES) -> float:

@@ -84,25 +84,51 @@ def _folder_items(root: Path) -> list[CohortItem]:
     return items
 
 
+MANIFEST_COLUMNS = ("path", "cohort", "label", "description")
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def read_manifest(path: Path) -> list[CohortItem]:
-    """Cases listed in a manifest CSV; relative paths are taken from the manifest's folder."""
+    """Cases listed in a manifest CSV; relative paths are taken from the manifest's folder.
+
+    Column names are matched case-insensitively; each known column may appear once. A row
+    with more cells than the header, or an empty path, is refused with its line number.
+    """
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path.name} could not be read as a manifest CSV ({exc}).") from None
-    table.columns = [str(c).strip().lower() for c in table.columns]
-    if "path" not in table.columns:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(_one_line(f"{path.name} could not be read as a manifest CSV ({exc}).")) from None
+    if not rows:
+        raise InputError(f"{path.name} is empty: a manifest needs a header with a 'path' column.")
+    header = [h.strip().lower() for h in rows[0]]
+    for name in MANIFEST_COLUMNS:
+        if header.count(name) > 1:
+            raise InputError(f"{path.name} has the column '{name}' more than once.")
+    if "path" not in header:
         raise InputError(f"{path.name} is not a cohort manifest: it has no 'path' column.")
-    if "label" in table.columns:
-        bad = sorted({v for v in table["label"] if v and v not in CLASSES})
-        if bad:
-            raise InputError(f"{path.name} has labels that are not GaitLab classes: {', '.join(bad[:5])}.")
-    items = []
-    for _, row in table.iterrows():
-        p = Path(str(row["path"]).strip())
+    col = {name: header.index(name) for name in MANIFEST_COLUMNS if name in header}
+    items, bad_labels = [], set()
+    for line, cells in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue  # blank line
+        if len(cells) > len(header):
+            raise InputError(f"{path.name} line {line} has {len(cells)} cells but the header names {len(header)}.")
+        cell = {name: (cells[i].strip() if i < len(cells) else "") for name, i in col.items()}
+        if not cell["path"]:
+            raise InputError(f"{path.name} line {line} has an empty path.")
+        label = cell.get("label", "")
+        if label and label not in CLASSES:
+            bad_labels.add(_one_line(label)[:40])
+        p = Path(cell["path"])
         if not p.is_absolute():
             p = path.parent / p
-        items.append(CohortItem(str(p), row.get("cohort", ""), row.get("label", ""), row.get("description", "")))
+        items.append(CohortItem(str(p), cell.get("cohort", ""), label, cell.get("description", "")))
+    if bad_labels:
+        raise InputError(f"{path.name} has labels that are not GaitLab classes: {', '.join(sorted(bad_labels)[:5])}.")
     return items
 
 
@@ -124,6 +150,8 @@ def collect_inputs(source: str | Path) -> list[CohortItem]:
 def confined_path(text: str, root: str | Path) -> Path:
     """`text` resolved under `root`; InputError if it escapes it (`..`, absolute paths, links)."""
     root = Path(root).resolve()
+    if "\x00" in str(text):
+        raise InputError("The folder name contains a NUL character.")
     candidate = (root / str(text).strip()).resolve()
     if candidate != root and root not in candidate.parents:
         raise InputError(f"{text} is outside the data folder GaitLab may read ({root}).")

@@ -38,3 +38,9 @@ def test_model_input_round_trip():
     back = from_model_input(x)
     assert back.shape == (8, 224, 224, 3)
     assert np.abs(back[..., 0].astype(int) - frames).max() <= 1
+
+
+def test_plan_clips_never_passes_the_last_frame():
+    for n in range(9, 60):
+        for span in (1.2, 2.0, 3.3, 7.9, 8.0, 36.0):
+            assert all(0 <= i < n for c in plan_clips(n, span) for i in c.indices)

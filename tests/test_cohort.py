@@ -84,7 +84,7 @@ def test_manifest_relative_paths_and_columns(cases, tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("path,label\na.mp4,Arthritis\n", "not GaitLab classes"),
     ("file,label\na.mp4,Normal\n", "no 'path' column"),
-    ("", "could not be read"),
+    ("", "is empty"),
 ])
 def test_bad_manifests(tmp_path, content, message):
     manifest = tmp_path / "m.csv"

@@ -302,8 +302,6 @@ def test_absolute_path_inside_the_root_is_allowed(data_root):
     assert confined_path(str(data_root / "site_a"), data_root) == (data_root / "site_a").resolve()
 
 
-@pytest.mark.xfail(strict=True, reason="cohort.confined_path: a NUL in the typed text raises "
-                   "ValueError ('embedded null byte') instead of InputError")
 def test_typed_path_with_nul_is_refused_plainly(data_root):
     with pytest.raises(InputError):
         confined_path("site_a\x00", data_root)
