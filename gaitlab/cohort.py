@@ -87,10 +87,6 @@ def _folder_items(root: Path) -> list[CohortItem]:
 MANIFEST_COLUMNS = ("path", "cohort", "label", "description")
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def read_manifest(path: Path) -> list[CohortItem]:
     """Cases listed in a manifest CSV; relative paths are taken from the manifest's folder.
 

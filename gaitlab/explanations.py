@@ -28,7 +28,7 @@ from captum.attr import GuidedGradCam, IntegratedGradients, LayerAttribution, La
 from torch import Tensor, nn
 
 from .clips import blank_clip
-from .constants import CLASSES, CLIP_FRAMES, FRAME_SIZE
+from .constants import CLASSES, FRAME_SIZE
 from .inference import BATCH, Analysis, get_model
 from .inference import calibrated_probabilities as probabilities
 

@@ -26,7 +26,7 @@ from .constants import (
     SUPPORTED_EXTENSIONS,
     VIDEO_EXTENSIONS,
 )
-from .errors import InputError
+from .errors import InputError, check_input_file
 from .text import embed_note, note_text
 from .weights import default_weights, load_model
 
@@ -121,23 +121,7 @@ def get_model(weights: str | Path | None = None) -> nn.Module:
 # --- Input checks and case preparation -------------------------------------------------------
 def check_input_path(path: str | Path) -> Path:
     """The path as a `Path`, or an InputError saying plainly why it cannot be analysed."""
-    p = Path(path)
-    try:
-        if not p.exists():
-            raise InputError(f"{p} does not exist.")
-        if p.is_dir():
-            raise InputError(f"{p} is a folder; give a video or a keypoint CSV file.")
-        if not p.is_file():  # a pipe or a device would block the reader
-            raise InputError(f"{p.name} is not a regular file.")
-        size = p.stat().st_size
-    except OSError as exc:  # e.g. no permission to look inside its folder
-        raise InputError(f"{p} could not be read ({exc.strerror or 'access error'}).") from None
-    if p.suffix.lower() not in SUPPORTED_EXTENSIONS:
-        kinds = ", ".join(e.lstrip(".") for e in SUPPORTED_EXTENSIONS)
-        raise InputError(f"{p.name} is not a supported file type (supported: {kinds}).")
-    if size == 0:
-        raise InputError(f"{p.name} is empty.")
-    return p
+    return check_input_file(path, SUPPORTED_EXTENSIONS)
 
 
 def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:

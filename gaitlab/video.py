@@ -38,7 +38,7 @@ from .constants import (
     MIN_VIDEO_SIDE,
     VIDEO_EXTENSIONS,
 )
-from .errors import InputError
+from .errors import InputError, check_input_file
 
 # Frame rate assumed when the container gives none or an absurd one: the commonest camera rate.
 FALLBACK_FPS = 30.0
@@ -177,21 +177,6 @@ class _Reader:
         self.cap.release()
 
 
-def _check_path(path: Path) -> None:
-    name = path.name or str(path)
-    if not path.exists():
-        raise InputError(f"The file {path} does not exist.")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder, not a video file.")
-    if not path.is_file():  # a pipe or device would block the decoder forever
-        raise InputError(f"{name} is not a regular file.")
-    if path.suffix.lower() not in VIDEO_EXTENSIONS:
-        kinds = ", ".join(VIDEO_EXTENSIONS)
-        raise InputError(f"{name} is not a supported video type; GaitLab reads {kinds}.")
-    if os.path.getsize(path) == 0:
-        raise InputError(f"{name} is empty (0 bytes).")
-
-
 def _tail_matches(reader: _Reader, reported: int) -> bool:
     """True when frame `reported - 1` grabs and nothing follows it (see module docstring)."""
     if reported < 2 or not reader.cap.set(cv2.CAP_PROP_POS_FRAMES, reported - 1):
@@ -263,7 +248,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     video. Above `LONG_VIDEO_SECONDS` the video is accepted with a warning.
     """
     path = Path(path)
-    _check_path(path)
+    check_input_file(path, VIDEO_EXTENSIONS)
     name = path.name
     reader = _Reader(path)
     try:

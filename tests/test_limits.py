@@ -3,7 +3,6 @@ temporary folder that is always removed; server-side cohort folders confined to 
 """
 from __future__ import annotations
 
-import os
 import stat
 import sys
 import tempfile

@@ -185,7 +185,7 @@ def test_text_file_named_mp4(tmp_path):
 def test_unsupported_extension_names_supported_types(tmp_path):
     path = write_video(tmp_path / "walk.mp4")
     renamed = path.rename(tmp_path / "walk.gif")
-    with pytest.raises(InputError, match=r"\.mp4.*\.webm"):
+    with pytest.raises(InputError, match=r"mp4.*webm"):
         probe_video(renamed)
 
 
