@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = os.environ.get("GAITLAB_SCREENSHOTS")  # set to a folder to keep page screenshots
 PAGES = {"": "Analyse a case", "Explain": "Explain", "Compare_cases": "Compare cases",
-         "Note_ablations": "Note ablations", "Cohorts": "Cohorts", "About_the_model": "About the model"}
+         "Note_ablations": "Note ablations", "Cohorts": "Cohorts", "Simulator": "Simulator", "About_the_model": "About the model"}
 
 pytestmark = [
     pytest.mark.browser,
