@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import StratifiedGroupKFold
 from torch.utils.data import IterableDataset, get_worker_info
 
 from . import keypoints
@@ -125,6 +124,8 @@ def subject_folds(meta: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> list[
     (PD_Severe: one) cannot appear in every fold; that is expected, so sklearn's warning
     about it is silenced here and reported by the caller instead.
     """
+    from sklearn.model_selection import StratifiedGroupKFold  # here: keeps sklearn off every CLI start-up
+
     cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*least populated class.*")

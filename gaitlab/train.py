@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 from torch import nn
 from torch.utils.data import DataLoader
 
 from . import text
-from .clips import to_model_input
+from .inference import clip_probabilities
 from .constants import CLASSES, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES
 from .dataset import (ASPECT_JITTER, DATASET_NAME, DEFAULT_DATA_DIR, SPAN_JITTER, GaitData, TrainingClips,
                       load_gait_data, subject_folds)
@@ -104,6 +103,9 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, A
     Balanced accuracy and macro-F1 average over the classes present in `y_true` (a fold
     cannot test a class it does not hold); per-class recall is None for absent classes.
     """
+    # Imported here so that sklearn does not slow every `gaitlab` command's start-up.
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+
     y_true, y_pred, present = np.asarray(y_true), probs.argmax(axis=1), np.unique(y_true)
     recall = recall_score(y_true, y_pred, labels=list(range(NUM_CLASSES)), average=None, zero_division=0)
     with warnings.catch_warnings():  # "y_pred contains classes not in y_true": expected per fold
@@ -123,10 +125,9 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, A
 @torch.no_grad()
 def video_probabilities(model: nn.Module, data: GaitData, row: int, embedding: np.ndarray) -> np.ndarray:
     """Mean softmax over the plain `keypoint_clips` of one video: float [9]."""
-    clips = data.plain_clips(row)
-    x = torch.cat([to_model_input(frames) for _, frames in clips])
-    e = torch.from_numpy(embedding).expand(len(clips), EMBED_DIM)
-    return torch.softmax(model(x, e), dim=1).mean(dim=0).numpy()
+    # The same scoring as `analyze` (calibrated, chunked), so evaluation measures what users get.
+    masks = np.stack([frames for _, frames in data.plain_clips(row)])
+    return clip_probabilities(model, masks, torch.from_numpy(embedding).unsqueeze(0)).mean(axis=0)
 
 
 def evaluate_student(model: nn.Module, data: GaitData, idx: np.ndarray, seed: int = 0,
