@@ -67,7 +67,8 @@ def _truncated(src, dst, keep):
 
 
 def _short_video(path):
-    from gaitlab.walker import WalkerParams, render_walk_video, walk_keypoints
+    from gaitlab.walker import WalkerParams, walk_keypoints
+    from gaitlab.walker_video import render_walk_video
 
     render_walk_video(path, [walk_keypoints(WalkerParams(), n_frames=5)], width=160, height=120)
     return path

@@ -19,7 +19,8 @@ from gaitlab.silhouette import (
     extract_silhouettes,
 )
 from gaitlab.video import probe_video
-from gaitlab.walker import WalkerParams, render_walk_video, walk_keypoints
+from gaitlab.walker import WalkerParams, walk_keypoints
+from gaitlab.walker_video import render_walk_video
 
 pytestmark = pytest.mark.timeout(60)
 
