@@ -11,8 +11,10 @@ Four sections, each measured side by side in one run (so they share the machine'
 - `memory`: peak resident memory (max RSS) of `python -m gaitlab analyze … --json` on a 20 s
   and a 3 min 720p video, each in a fresh process.
 - `cohort`: cases per minute of the cohort engine (`cohort.execute_items`, CSV written) on
-  24 short generated videos with 1 and 2 local workers and on a 2-worker Dask LocalCluster
-  (each mode after one warm-up run, so one-off start-up costs are left out).
+  24 short generated videos with 1 and 2 local workers and on a 2-worker Dask LocalCluster,
+  in steady state (each mode after one warm-up run that starts its workers, which later runs
+  reuse), plus 2 local workers from a cold start (fork server and workers started inside the
+  timing, as a one-shot `python -m gaitlab cohort --workers 2` does).
 
 Each timing is the median of several runs after warm-up; the runs of two things that are
 compared are interleaved, so a change in background load hits both alike. Generated videos
@@ -61,6 +63,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "cli_analyze_long_s": ("CLI analyze wall time, long video (fresh process)", "s"),
     "cohort_1_worker_cpm": ("cohort, 1 local worker", "cases/min"),
     "cohort_2_workers_cpm": ("cohort, 2 local workers", "cases/min"),
+    "cohort_2_workers_cold_cpm": ("cohort, 2 local workers, cold start", "cases/min"),
     "cohort_dask_2_workers_cpm": ("cohort, Dask LocalCluster, 2 workers", "cases/min"),
     "cohort_1_thread_cpm": ("cohort, 1 local worker held to 1 thread", "cases/min"),
     "cohort_2_vs_1": ("cohort speed-up, 2 local workers / 1", "x"),
@@ -73,8 +76,9 @@ SECTION_FIGURES: dict[str, tuple[str, ...]] = {
     "video": ("decode_short_s", "analyze_short_s", "analyze_vs_decode"),
     "memory": ("rss_short_mb", "rss_long_mb", "rss_long_vs_short",
                "cli_analyze_short_s", "cli_analyze_long_s"),
-    "cohort": ("cohort_1_worker_cpm", "cohort_2_workers_cpm", "cohort_dask_2_workers_cpm",
-               "cohort_1_thread_cpm", "cohort_2_vs_1", "cohort_2_vs_1_thread", "cohort_dask_vs_1"),
+    "cohort": ("cohort_1_worker_cpm", "cohort_2_workers_cpm", "cohort_2_workers_cold_cpm",
+               "cohort_dask_2_workers_cpm", "cohort_1_thread_cpm", "cohort_2_vs_1",
+               "cohort_2_vs_1_thread", "cohort_dask_vs_1"),
 }
 
 
@@ -482,27 +486,47 @@ def cohort_folder(cfg: BenchConfig, cache: Path) -> Path:
     return folder
 
 
+def _stop_fork_server() -> bool:
+    """Stop multiprocessing's fork server, so the next local pool starts a new one, as in a
+    fresh process. A private CPython method (its own tests use it); False where it is missing."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is None:
+        return False
+    stop()
+    return True
+
+
 def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: BenchReport) -> None:
     """Cases per minute of the cohort engine: 1 local worker, 2 local workers, and a 2-worker
-    Dask LocalCluster.
+    Dask LocalCluster, in steady state; and 2 local workers from a cold start.
 
     Timed is `cohort.execute_items` in this process (writing its CSV as the CLI does), from
-    the call to the last row; worker processes are started, and load the model, inside that
-    time. Each mode first has one untimed run: it pays one-off costs that are not throughput
-    (the fork server that local pools start from imports torch once per process; the Dask
-    workers import GaitLab), as the interpreter start-up of a `python -m gaitlab` command
-    is not (the CLI wall times of the memory section show that).
+    the call to the last row. Steady state: each mode first has one untimed run, which starts
+    its workers (each loads the model once) and leaves them running for the timed runs: the
+    local pool is kept between runs, as the Dask LocalCluster is started before its timing.
+    The 1-worker modes run in this process, its model already loaded. This is the throughput
+    of the app or a notebook running cohort after cohort.
+
+    Cold start: the kept pool and multiprocessing's fork server are stopped before each such
+    run, so its time includes starting the fork server (which imports torch), forking both
+    workers and loading the model in each: what a one-shot `python -m gaitlab cohort
+    --workers 2` pays beyond its interpreter start-up (the CLI wall times of the memory
+    section show that part).
     """
     from distributed import LocalCluster
 
-    from .cohort import collect_inputs, execute_items
+    from .cohort import collect_inputs, execute_items, shutdown_pool
 
     _log(f"cohort: preparing {cfg.cohort_cases} videos of {cfg.cohort_video.describe()}")
     items = collect_inputs(cohort_folder(cfg, cache))
     n = len(items)
     report.inputs["cohort"] = (f"{n} videos of {cfg.cohort_video.describe()}; wall time of "
                                "cohort.execute_items (CSV written), median of "
-                               f"{cfg.pipeline_runs} run(s) per mode after one warm-up run")
+                               f"{cfg.pipeline_runs} run(s) per mode; steady state: after one "
+                               "warm-up run that starts the workers, which later runs reuse; cold "
+                               "start: fork server and workers started inside the timed run")
     errors = 0
     with tempfile.TemporaryDirectory(prefix="gaitlab-bench-") as tmp:
         def timed(**mode) -> float:
@@ -527,9 +551,23 @@ def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: BenchRepor
                 torch.set_num_threads(threads[0])
                 cv2.setNumThreads(threads[1])
 
-        _log("cohort: 1 local worker, 2 local workers, 1 worker on 1 thread")
+        cold_includes_fork_server = True
+
+        def cold() -> float:
+            nonlocal cold_includes_fork_server
+            shutdown_pool()  # waits for the old workers to exit: none shares the timed run
+            cold_includes_fork_server &= _stop_fork_server()
+            # The pool this run starts stays: the next "two" run is in steady state again.
+            return timed(workers=2)
+
+        _log("cohort: 1 local worker, 2 local workers (steady, cold), 1 worker on 1 thread")
         local = interleaved_medians({"one": lambda: timed(workers=1), "two": lambda: timed(workers=2),
-                                     "one_thread": single_threaded}, cfg.pipeline_runs, warmup=1)
+                                     "one_thread": single_threaded, "two_cold": cold},
+                                    cfg.pipeline_runs, warmup=1)
+        if not cold_includes_fork_server:
+            report.notes.append("The fork server could not be stopped here: the cold-start cohort "
+                                "figure leaves out its start (importing torch once).")
+        shutdown_pool()  # idle local workers would hold memory during the Dask runs
         _log("cohort: starting a 2-worker Dask LocalCluster")
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None) as cluster:
@@ -538,9 +576,10 @@ def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: BenchRepor
             dask = median_seconds(lambda: timed(scheduler=cluster.scheduler_address), cfg.pipeline_runs, 0)
     if errors:
         report.notes.append(f"{errors} cohort row(s) had errors; throughput counts them as cases.")
-    one, two, one_thread = local["one"], local["two"], local["one_thread"]
+    one, two, one_thread, two_cold = local["one"], local["two"], local["one_thread"], local["two_cold"]
     report.figures.update(
         cohort_1_worker_cpm=60 * n / one, cohort_2_workers_cpm=60 * n / two,
+        cohort_2_workers_cold_cpm=60 * n / two_cold,
         cohort_dask_2_workers_cpm=60 * n / dask, cohort_1_thread_cpm=60 * n / one_thread,
         cohort_2_vs_1=one / two, cohort_2_vs_1_thread=one_thread / two, cohort_dask_vs_1=one / dask)
 

@@ -6,7 +6,8 @@ file becomes a row with `error` filled in and the run goes on.
 
 Where the work runs (`execute_items`):
 - in this process (`workers=1`, the default);
-- in N local worker processes (`workers=N`);
+- in N local worker processes (`workers=N`), a pool started on first use and kept for later
+  runs in this process (the app and notebooks run many cohorts; see `_shared_pool`);
 - on an existing Dask cluster (`scheduler="tcp://host:port"`). The workers open the files
   themselves, at the absolute path this machine resolves, so the files must be reachable at
   the same path from every worker (a shared or identically mounted file system).
@@ -23,6 +24,7 @@ and analyses only the rest.
 """
 from __future__ import annotations
 
+import atexit
 import csv
 import ctypes
 import io
@@ -30,10 +32,11 @@ import multiprocessing
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -339,22 +342,111 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+# The local worker pool is kept between runs: the app and notebooks run many cohorts in one
+# process, and a fresh pool pays, inside the run, for forking each worker and loading the
+# model in it (and, the first time in a process, for starting the fork server, which imports
+# torch). One pool at a time, for one (workers, weights, working folder); asking for another
+# replaces it. Runs from several threads (Streamlit sessions) may share it: `submit`
+# is thread-safe and each run waits on, and cancels, only its own futures.
+_POOL_LOCK = threading.RLock()  # guards the two names below; re-entered by _discard_pool
+_pool: ProcessPoolExecutor | None = None
+_pool_key: tuple | None = None
+
+
+def _shared_pool(workers: int, weights: str | None) -> ProcessPoolExecutor:
+    """The kept pool for (`workers`, `weights`), started now if there is none or it was made
+    for something else. Call with `_POOL_LOCK` held."""
+    global _pool, _pool_key
+    # Workers resolve relative paths (cases, weights) against the folder they started in.
+    key = (workers, None if weights is None else str(weights), os.getcwd())
+    if _pool is not None and _pool_key != key:
+        _discard_pool(_pool)
+    if _pool is None:
+        # Processes start on demand, so a 2-case run on a 4-worker pool starts only 2.
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+                                    initializer=prepare_worker, initargs=(weights,))
+        _pool_key = key
+    return _pool
+
+
+def _discard_pool(pool: ProcessPoolExecutor, wait: bool = False, cancel_queued: bool = False) -> None:
+    """Stop `pool` and, if it is the kept one, forget it so the next run starts a fresh one.
+
+    Cases another run still has queued on it finish unless `cancel_queued`: a run that stops
+    has already cancelled its own, and must not take other sessions' runs down with it.
+    """
+    global _pool, _pool_key
+    with _POOL_LOCK:
+        if pool is _pool:
+            _pool, _pool_key = None, None
+    pool.shutdown(wait=wait, cancel_futures=cancel_queued)
+
+
+def shutdown_pool() -> None:
+    """Stop the kept local worker pool, if any, and wait for its workers to exit (the bench
+    calls it to time a cold start)."""
+    with _POOL_LOCK:
+        pool = _pool
+    if pool is not None:
+        _discard_pool(pool, wait=True, cancel_queued=True)
+
+
+# The workers end with this process. (concurrent.futures' own exit hook runs before atexit's
+# and already joins a pool with nothing queued, which is how runs leave it; this makes the
+# shutdown explicit rather than a side effect of that hook.)
+atexit.register(shutdown_pool)
+
+
+def _submit(tasks: list[Task], workers: int, weights: str | None
+            ) -> tuple[ProcessPoolExecutor, list[Future]]:
+    """This run's cases submitted to the kept pool: (the pool, one future per task)."""
+    def submit_all(pool: ProcessPoolExecutor) -> list[Future]:
+        return [pool.submit(run_case, index, item, weights, True) for index, item in tasks]
+
+    # The lock is held while submitting, so no other thread replaces the pool in between.
+    with _POOL_LOCK:
+        pool = _shared_pool(workers, weights)
+        try:
+            return pool, submit_all(pool)
+        except BrokenProcessPool:
+            # A worker of the kept pool died since the last run (killed, out of memory): this
+            # run must not fail for it. Nothing has been yielded, so resubmitting all is safe.
+            _discard_pool(pool)
+        pool = _shared_pool(workers, weights)
+        return pool, submit_all(pool)
+
+
 def _local_pool(tasks: list[Task], workers: int, weights: str | None) -> Iterator[CaseOutcome]:
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_pool_context(),
-                               initializer=prepare_worker, initargs=(weights,))
+    """The tasks on the kept local pool, outcomes as they finish.
+
+    Stopping early (an error, Ctrl-C, the caller closing this generator) cancels this run's
+    cases that have not started; the pool stays for the next run, except after Ctrl-C or a
+    worker's death, when it is discarded and the next run starts a fresh one.
+    """
+    pool: ProcessPoolExecutor | None = None
+    futures: list[Future] = []
     try:
-        futures = [pool.submit(run_case, index, item, weights, True) for index, item in tasks]
+        pool, futures = _submit(tasks, workers, weights)
         for fut in as_completed(futures):
-            try:
-                yield fut.result()
-            except BrokenProcessPool as exc:
-                # A worker died (killed, out of memory): every pending case would fail the
-                # same way, so stop rather than write error rows that --resume would skip.
-                raise CohortAborted(f"a worker process died ({exc}); finished rows are saved, "
-                                    "run again with --resume to go on") from None
+            yield fut.result()
+    except BrokenProcessPool as exc:
+        # A worker died (killed, out of memory): every pending case would fail the same way,
+        # so stop rather than write error rows that --resume would skip.
+        if pool is not None:
+            _discard_pool(pool)
+        raise CohortAborted(f"a worker process died ({exc}); finished rows are saved, "
+                            "run again with --resume to go on") from None
+    except KeyboardInterrupt:
+        # Ctrl-C in a terminal reaches the workers too (same process group): some may have
+        # died, others be mid-case. Do not trust that pool for the next run.
+        if pool is not None:
+            _discard_pool(pool)
+        raise
     finally:
-        # Stopping early (Ctrl-C, an error) must not wait for every queued case.
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Other runs may share the pool: cancel only this run's cases that have not started.
+        # Those already running finish in the background; their rows are not wanted.
+        for fut in futures:
+            fut.cancel()
 
 
 def _dask(tasks: list[Task], scheduler: str, weights: str | None) -> Iterator[CaseOutcome]:

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import gaitlab.cohort as cohort
 from gaitlab.cohort import (
     COLUMNS,
     NUMERIC_COLUMNS,
+    CohortAborted,
     CohortItem,
     collect_inputs,
     confined_path,
@@ -168,6 +172,96 @@ def test_two_local_workers_equal_one(local_run, cases, random_weights, tmp_path)
     # Worker processes, not this one; each loaded the model exactly once.
     assert 1 <= len(run.model_loads) <= 2 and set(run.model_loads.values()) == {1}
     assert f":{os.getpid()}" not in " ".join(run.model_loads)
+
+
+def worker_pids(run) -> set[int]:
+    """The worker processes that analysed cases of `run` (ids are `host:pid`)."""
+    return {int(w.rsplit(":", 1)[1]) for w in run.model_loads}
+
+
+def pool_pids(pool) -> set[int]:
+    return set(pool._processes)  # ProcessPoolExecutor's own record of its processes
+
+
+def test_local_pool_is_kept_between_runs(local_run, cases, random_weights, tmp_path):
+    items, weights = collect_inputs(cases), str(random_weights)
+    first = execute_items(items, tmp_path / "a.csv", workers=2, weights=weights)
+    pool = cohort._pool
+    second = execute_items(items, tmp_path / "b.csv", workers=2, weights=weights)
+    # The same pool and the same (at most 2) processes ran both; each loaded the model once.
+    assert pool is not None and cohort._pool is pool
+    pids = pool_pids(pool)
+    assert len(pids) <= 2 and worker_pids(first) | worker_pids(second) <= pids
+    assert set(second.model_loads.values()) == {1}
+    for out in ("a.csv", "b.csv"):
+        assert_same_rows(read_out(local_run[1]), read_out(tmp_path / out))
+    # Another worker count replaces the pool; the old one takes no more work.
+    execute_items(items[:2], workers=3, weights=weights)
+    assert cohort._pool is not pool
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(os.getpid)
+
+
+def test_concurrent_runs_share_the_pool(local_run, cases, random_weights, tmp_path):
+    """Two sessions of the app running cohorts at the same time, on one kept pool."""
+    items, weights = collect_inputs(cases), str(random_weights)
+    execute_items(items[:2], workers=2, weights=weights)
+    pool = cohort._pool
+    barrier = threading.Barrier(2)
+    runs, failures = {}, []
+
+    def session(k: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            runs[k] = execute_items(items, tmp_path / f"{k}.csv", workers=2, weights=weights)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=session, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not failures and len(runs) == 2
+    assert cohort._pool is pool and worker_pids(runs[0]) | worker_pids(runs[1]) <= pool_pids(pool)
+    for k in range(2):
+        assert_same_rows(read_out(local_run[1]), read_out(tmp_path / f"{k}.csv"))
+
+
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_dead_worker_does_not_poison_later_runs(local_run, cases, random_weights, tmp_path):
+    items, weights = collect_inputs(cases), str(random_weights)
+    warm = execute_items(items, workers=2, weights=weights)
+    pool, victim = cohort._pool, min(worker_pids(warm))
+
+    # Killed mid-run: the run stops with CohortAborted, the rows finished so far are saved.
+    def kill_after_first_row(k, n, row):
+        if k == 1:
+            os.kill(victim, signal.SIGKILL)
+
+    out = tmp_path / "killed.csv"
+    with pytest.raises(CohortAborted, match="worker process died"):
+        execute_items(items * 4, out, workers=2, weights=weights, progress=kill_after_first_row)
+    assert 1 <= len(read_out(out)) < 20
+    assert cohort._pool is None  # discarded: the next run starts a fresh one
+
+    after = execute_items(items, tmp_path / "after.csv", workers=2, weights=weights)
+    assert victim not in worker_pids(after) and cohort._pool not in (None, pool)
+    assert_same_rows(read_out(local_run[1]), read_out(tmp_path / "after.csv"))
+
+    # Killed between runs (an idle worker, out of memory say): the next run still succeeds.
+    pool, victim = cohort._pool, min(worker_pids(after))
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: pool._broken)  # the pool has noticed
+    again = execute_items(items, tmp_path / "again.csv", workers=2, weights=weights)
+    assert victim not in worker_pids(again) and cohort._pool is not pool
+    assert_same_rows(read_out(local_run[1]), read_out(tmp_path / "again.csv"))
 
 
 @pytest.fixture(scope="module")
