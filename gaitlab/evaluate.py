@@ -3,7 +3,7 @@
 Scores every walk of a folder in the shared gait-keypoints format (metadata.csv +
 keypoints.npz), video-only and with a synthetic note. On the training data itself only the
 subjects the weights never saw (their card's hold-out fold) are scored, so the figures stay
-honest; the full cross-validation protocol of DESIGN.md is not in this module yet.
+honest. `--protocol` runs DESIGN.md's full cross-validation instead (`gaitlab.protocol`).
 
 `held_out_faithfulness` checks Grad-CAM's faithfulness on subjects the model never saw: for
 each held-out walk, blank the 10% of pixels Grad-CAM ranks highest in every frame, and
@@ -23,6 +23,7 @@ from torch import nn
 
 from .dataset import DEFAULT_DATA_DIR, GaitData, load_gait_data, subject_folds
 from .inference import keypoint_sequence_clips, score_case
+from .protocol import add_protocol_arguments
 from .weights import card_path, default_weights, load_model
 
 
@@ -45,17 +46,35 @@ def held_out_faithfulness(model: nn.Module, data: GaitData, rows: np.ndarray, fr
 
 
 def record_card_faithfulness(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[str, Any]:
-    """Measure faithfulness on the weights' own hold-out fold and store it in their card."""
+    """Measure faithfulness on subjects the model never saw and store it in the weights' card.
+
+    Weights with a hold-out fold are measured on it. All-data weights have none: they are
+    measured through the fold-0 model of the same recipe from the protocol's cache (trained
+    without fold 0's subjects), with the shipped calibration temperature.
+    """
     path = default_weights() if weights is None else weights
     model = load_model(path)
     card = model.card
     fold = card.get("protocol", {}).get("val_fold", -1)
-    if fold is None or fold < 0:
-        raise ValueError("these weights were trained on all subjects: no held-out fold to measure on")
     data = load_gait_data(data_dir)
-    _, val_idx = subject_folds(data.meta, 5, card.get("training", {}).get("config", {}).get("seed", 0))[fold]
-    result = held_out_faithfulness(model, data, val_idx)
-    result["split"] = f"subject-grouped fold {fold} of 5 (subjects never seen in training)"
+    seed = card.get("training", {}).get("config", {}).get("seed", 0)
+    if fold is not None and fold >= 0:
+        probe, split = model, f"subject-grouped fold {fold} of 5 (subjects never seen in training)"
+    elif card.get("cross_validation"):
+        from .protocol import DEFAULT_CACHE, fold_record_path, fold_weights_path
+        from .train import TrainConfig
+
+        fold, recipe = 0, card["cross_validation"]["recipe"]
+        config = TrainConfig(**card["training"]["config"])
+        probe = load_model(fold_weights_path(fold_record_path(DEFAULT_CACHE, recipe, fold, config)))
+        probe.card["calibration"] = card.get("calibration", {})
+        split = (f"subject-grouped fold 0 of 5, scored by the protocol's fold-0 model of recipe {recipe!r} (trained "
+                 "without these subjects; the shipped weights saw every subject)")
+    else:
+        raise ValueError("these weights were trained on all subjects and have no protocol run: nothing held out to measure on")
+    _, val_idx = subject_folds(data.meta, 5, seed)[fold]
+    result = held_out_faithfulness(probe, data, val_idx)
+    result["split"] = split
     card["faithfulness"] = result
     card_path(path).write_text(json.dumps(card, indent=2) + "\n")
     return result
@@ -77,10 +96,15 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="folder with metadata.csv and keypoints.npz")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--weights", default=None, help=argparse.SUPPRESS)
+    add_protocol_arguments(parser)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .train import evaluate_student
+
+    if getattr(args, "protocol", False):
+        from .protocol import run_protocol_command
+        return run_protocol_command(args)
 
     model = load_model(args.weights)
     data = load_gait_data(args.data)

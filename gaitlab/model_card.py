@@ -71,6 +71,40 @@ def headline_metrics(card: dict[str, Any]) -> dict[str, Any] | None:
     return next((m for m in metrics.values() if isinstance(m, dict) and "confusion_matrix" in m), None)
 
 
+def cross_validation_frame(cv: dict[str, Any]) -> pd.DataFrame:
+    """The card's cross-validation rows as a table: mean ± spread (std across folds) per figure."""
+    rows = []
+    for r in cv.get("rows", []):
+        rows.append({"recipe": r["recipe"], "scored": r["variant"],
+                     **{name: f"{r[key]:.3f} ± {r[key + '_std']:.3f}" for key, name in _CV_COLUMNS}})
+    return pd.DataFrame(rows)
+
+
+_CV_COLUMNS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"), ("macro_f1", "macro-F1"), ("ece", "ECE"))
+
+
+def cross_validation_lines(cv: dict[str, Any]) -> list[str]:
+    sizes = ", ".join(f"{f['videos']}/{f['subjects']}" for f in cv.get("fold_sizes", []))
+    lines = ["", "## Cross-validated figures (the protocol)",
+             f"{cv.get('split')}; {cv.get('videos')} walks of {cv.get('subjects')} subjects; walks/subjects per "
+             f"held-out fold: {sizes}. Each figure is the mean ± standard deviation over the 5 held-out folds. "
+             f"These weights use recipe `{cv.get('recipe')}`, trained on all the data after the protocol chose it. "
+             "Students are calibrated with cross-fitted temperatures unless marked.", ""]
+    frame = cross_validation_frame(cv)
+    if len(frame):
+        lines += ["| " + " | ".join(frame.columns) + " |", "|---" * len(frame.columns) + "|"]
+        lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in frame.itertuples(index=False)]
+    recall = cv.get("video_only_recall") or {}
+    if recall:
+        lines += ["", f"Per-class recall of `{cv.get('recipe')}`, video only (mean ± std over the folds holding the class):", "",
+                  "| class | recall | folds |", "|---|---|---|"]
+        lines += [f"| {DISPLAY_NAMES[c]} | " + (f"{r['mean']:.2f} ± {r['std']:.2f} | {r['folds']}" if r else "– | 0") + " |"
+                  for c, r in recall.items()]
+    if cv.get("command"):
+        lines += ["", f"Command: `{cv['command']}`"]
+    return lines
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     lines = ["# GaitLab model card", "", f"> {NOTICE}", ""]
     if card.get("status"):
@@ -100,10 +134,14 @@ def render_markdown(card: dict[str, Any]) -> str:
     protocol = card.get("protocol", {})
     lines += ["", "## Evaluation protocol"] + [f"- {k.replace('_', ' ')}: {v}" for k, v in protocol.items()
                                                if isinstance(v, (str, int, float))]
+    cv = card.get("cross_validation")
+    if cv:
+        lines += cross_validation_lines(cv)
     metrics = card.get("metrics") or {}
     table = metrics_table(metrics)
     if len(table):
-        lines += ["", "## Figures", "", "| variant | videos | accuracy | balanced accuracy | macro-F1 | ECE |", "|---|---|---|---|---|---|"]
+        source = card.get("metrics_source")
+        lines += ["", "## Figures" + (" (pooled out-of-fold)" if source else ""), ""] + ([source, ""] if source else []) + ["| variant | videos | accuracy | balanced accuracy | macro-F1 | ECE |", "|---|---|---|---|---|---|"]
         for _, r in table.iterrows():
             ece = "–" if r["ECE"] is None else f"{r['ECE']:.3f}"
             lines.append(f"| {r['variant']} | {r['videos']} | {_pct(r['accuracy'])} | {_pct(r['balanced accuracy'])} | {_pct(r['macro-F1'])} | {ece} |")

@@ -323,6 +323,15 @@ def _split_counts(data: GaitData, idx: np.ndarray) -> dict[str, Any]:
     return {"videos": int(len(sub)), "subjects": int(sub["subject_id"].nunique()), "videos_subjects_per_class": per_class}
 
 
+def _status(fold: int, distilled: bool) -> str:
+    kind = ("distilled student: trained on rendered keypoint silhouettes with soft targets from the keypoint teacher"
+            if distilled else "student trained on rendered keypoint silhouettes and the labels alone")
+    if fold < 0:
+        return (f"{kind}, on all usable walks, after the 5-fold subject-grouped protocol chose the recipe; its "
+                "figures are that protocol's out-of-fold figures for the same recipe. Not a clinical tool.")
+    return f"{kind}, with subject-grouped fold {fold} held out; an experiment of the protocol, not a clinical tool."
+
+
 def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_idx: np.ndarray, val_idx: np.ndarray,
                distillation: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model card of a trained student (save_weights adds classes, tensors and SHA-256).
@@ -363,17 +372,40 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
         "metrics": result.metrics,
         "training": {"config": asdict(config), "history": result.history},
         "distillation": distillation,
-        "status": ("distilled student: trained on rendered keypoint silhouettes with soft targets from the keypoint "
-                   "teacher (see distillation); an experiment of the evaluation protocol, not a clinical tool"
-                   if distillation else
-                   "first model: trained on rendered keypoint silhouettes without distillation; "
-                   "a baseline for the evaluation protocol, not a clinical tool"),
+        "status": _status(fold, distillation is not None),
         "command": _command_line(),
         "wall_time_s": round(result.wall_time_s, 1),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "parameters": count_parameters(result.model),
         "flops": count_flops(result.model),
     }
+
+
+def attach_protocol(card: dict[str, Any], config: TrainConfig, distill: bool) -> bool:
+    """Give all-data weights the cross-validated figures and calibration temperature of the
+    protocol run of their very recipe (weights/protocol.json); False (with a warning) if none."""
+    from .protocol import CONDITION_NAMES, card_section, matching_protocol, weak_spots
+
+    match = matching_protocol(config, distill)
+    if match is None:
+        print("warning: weights/protocol.json holds no complete cross-validation of this recipe; the card gets no "
+              "figures and no calibration. Run `python -m gaitlab evaluate --protocol` with the same settings first.",
+              flush=True)
+        return False
+    recipe, protocol = match
+    res = protocol["recipes"][recipe]
+    card["calibration"] = {
+        "temperature": round(float(res["temperature"]), 4),
+        "method": "temperature scaling: one temperature minimising the NLL of the 5-fold out-of-fold predictions of "
+                  "this recipe (notes as in training); the cross-validated figures use cross-fitted temperatures "
+                  "(each fold's from the other folds)",
+    }
+    card["metrics"] = {c: res[c]["calibrated"]["pooled"] for c in CONDITION_NAMES}
+    card["metrics_source"] = (f"pooled out-of-fold predictions of the subject-grouped 5-fold protocol, recipe {recipe!r} "
+                              "(the same recipe as these weights), calibrated")
+    card["cross_validation"] = card_section(protocol, recipe)
+    card["weak_spots"] = weak_spots(res)
+    return True
 
 
 def _print_progress(event: dict[str, Any]) -> None:
@@ -428,7 +460,10 @@ def run_train(args: argparse.Namespace) -> int:
     result = train_student(data, train_idx, val_idx, config, progress=_print_progress, teacher_probs=teacher_probs)
     for kind in ("video_only", "fused") if result.metrics else ():
         _print_metrics(kind, result.metrics[kind])
-    save_weights(result.model, build_card(data, config, result, train_idx, val_idx, distillation), args.out)
+    card = build_card(data, config, result, train_idx, val_idx, distillation)
+    if config.val_fold < 0:
+        attach_protocol(card, config, distill)
+    save_weights(result.model, card, args.out)
     print(f"saved {args.out} ({result.wall_time_s:.0f} s)")
     return 0
 

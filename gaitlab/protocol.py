@@ -1,0 +1,433 @@
+"""DESIGN.md's evaluation protocol: subject-grouped, stratified 5-fold cross-validation.
+
+Every *recipe* (a way of turning training rows into a model) is fitted once per fold on the
+other folds' subjects and scored on the fold's own subjects, so every walk of the data gets
+exactly one out-of-fold prediction. Recipes:
+
+- `teacher`: the keypoint temporal conv net (`gaitlab.teacher`), whole sequences;
+- `features`: the hand-crafted gait-feature random forest (`gaitlab.features`);
+- `student`: the video student (`gait_student`) on rendered silhouettes, labels only;
+- `student_distilled`: the same, distilled from a teacher trained on the same training rows;
+- `seed_distilled`: the seed's architecture (`seed_student`) trained exactly like
+  `student_distilled` (about 20× the compute: run it when there is time, see the README).
+
+Students are scored three ways per walk: `video_only` (no note), `fused` (a synthetic note,
+never dropped) and `as_trained` (notes drawn like the training notes: half dropped, some
+misleading). Their clip log-probabilities are kept so that the calibration temperature can be
+fitted afterwards (`fit_temperature`): cross-fitted for the reported figures (fold k's
+temperature comes from the other folds' predictions), pooled over all folds for the shipped
+weights. Per-fold results are cached on disk, so an interrupted run resumes where it stopped.
+
+`python -m gaitlab evaluate --protocol` runs it and writes `weights/protocol.json`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import text
+from .constants import CLASSES, EMBED_DIM, NUM_CLASSES
+from .dataset import DEFAULT_DATA_DIR, GaitData, load_gait_data, subject_folds
+from .errors import InputError
+from .inference import clip_probabilities
+from .notes import DEFAULT_DROP_RATE, make_note
+from .train import TrainConfig, classification_metrics, train_distillation_teacher, train_student
+from .weights import WEIGHTS_DIR, save_weights
+
+N_FOLDS = 5
+PROTOCOL_JSON = WEIGHTS_DIR / "protocol.json"
+DEFAULT_CACHE = WEIGHTS_DIR / "experiments" / "protocol"
+NOTE_CONDITIONS = ("video_only", "fused", "as_trained")
+HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "ece")
+
+
+@dataclass(frozen=True)
+class StudentRecipe:
+    """A student training recipe: architecture and whether a teacher is distilled into it."""
+
+    architecture: str
+    distill: bool
+    description: str
+
+
+STUDENT_RECIPES = {
+    "student": StudentRecipe("gait_student", False, "(2+1)D student on silhouettes, trained on the labels alone"),
+    "student_distilled": StudentRecipe("gait_student", True, "(2+1)D student distilled from the keypoint teacher"),
+    "seed_distilled": StudentRecipe("seed_student", True, "the seed's 3D CNN, trained like student_distilled"),
+}
+SEQUENCE_RECIPES = {
+    "teacher": "keypoint temporal conv net (privileged input: full-rate keypoints)",
+    "features": "random forest on hand-crafted gait features",
+}
+RECIPES = (*SEQUENCE_RECIPES, *STUDENT_RECIPES)
+
+
+# --- Scoring helpers ---------------------------------------------------------------------------
+
+
+def video_probabilities(clip_logp: list[np.ndarray], temperature: float = 1.0) -> np.ndarray:
+    """Per-video probabilities [N, 9]: the mean over each video's clips [n_i, 9] of
+    softmax(log-probabilities / temperature), exactly as `analyze` averages its clips."""
+    out = []
+    for lp in clip_logp:
+        z = lp / temperature
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        out.append((z / z.sum(axis=1, keepdims=True)).mean(axis=0))
+    return np.stack(out)
+
+
+def fit_temperature(clip_logp: list[np.ndarray], labels: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of `video_probabilities`.
+
+    Log-probabilities differ from logits by a constant per clip, which softmax ignores, so
+    fitting on them is fitting on logits. Searched on a log grid, then refined (1-D, convex
+    enough in practice that a grid cannot miss the basin).
+    """
+    from scipy.optimize import minimize_scalar  # scipy comes with scikit-learn
+
+    labels = np.asarray(labels)
+
+    def nll(log_t: float) -> float:
+        p = video_probabilities(clip_logp, float(np.exp(log_t)))
+        return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean())
+
+    grid = np.linspace(np.log(0.1), np.log(10.0), 41)
+    best = grid[int(np.argmin([nll(g) for g in grid]))]
+    res = minimize_scalar(nll, bounds=(best - 0.12, best + 0.12), method="bounded")
+    return float(np.exp(res.x))
+
+
+def summarise(labels: np.ndarray, probs: np.ndarray, fold_rows: list[np.ndarray]) -> dict[str, Any]:
+    """Per-fold metrics, their mean and spread, and the pooled out-of-fold metrics.
+
+    `probs` [N, 9] holds each row's out-of-fold prediction; `fold_rows` the rows of each
+    fold. Class recall is averaged over the folds that hold the class.
+    """
+    per_fold = [classification_metrics(labels[r], probs[r]) for r in fold_rows]
+    summary: dict[str, Any] = {}
+    for key in HEADLINE:
+        vals = [m[key] for m in per_fold]
+        summary[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+    for c in CLASSES:
+        vals = [m["per_class_recall"][c] for m in per_fold if m["per_class_recall"][c] is not None]
+        summary[f"recall_{c}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "folds": len(vals)} if vals else None
+    rows = np.concatenate(fold_rows)
+    return {"folds": per_fold, "summary": summary, "pooled": classification_metrics(labels[rows], probs[rows])}
+
+
+# --- Students --------------------------------------------------------------------------------
+
+
+def _note(label: int, row: int, seed: int, condition: str) -> str:
+    if condition == "video_only":
+        return ""
+    if condition == "fused":
+        return make_note(CLASSES[label], np.random.default_rng([seed, row]), drop_rate=0.0)
+    return make_note(CLASSES[label], np.random.default_rng([seed, row, 1]), drop_rate=DEFAULT_DROP_RATE)
+
+
+def student_clip_logp(model: torch.nn.Module, data: GaitData, rows: np.ndarray, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Clip log-probabilities (temperature 1) of every row under each note condition:
+    {condition: [float [n_clips_i, 9] per row]}."""
+    model.eval()
+    out: dict[str, list[np.ndarray]] = {c: [] for c in NOTE_CONDITIONS}
+    for row in rows:
+        masks = np.stack([frames for _, frames in data.plain_clips(int(row))])
+        label = int(data.labels[row])
+        for condition in NOTE_CONDITIONS:
+            note = _note(label, int(row), seed, condition)
+            emb = torch.from_numpy(text.embed_note(note) if note else np.zeros(EMBED_DIM, np.float32)).unsqueeze(0)
+            out[condition].append(np.log(np.clip(clip_probabilities(model, masks, emb), 1e-12, None)))
+    return out
+
+
+def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx: np.ndarray, config: TrainConfig,
+                     weights_out: Path | None = None) -> dict[str, Any]:
+    """Train `recipe` on `train_idx`, score `val_idx`; a JSON-ready record with clip log-probs."""
+    spec = STUDENT_RECIPES[recipe]
+    config = TrainConfig(**{**asdict(config), "architecture": spec.architecture})
+    start = time.perf_counter()
+    teacher_probs, distillation = None, None
+    if spec.distill:
+        teacher_probs, distillation = train_distillation_teacher(data, train_idx, val_idx, config)
+    result = train_student(data, train_idx, np.array([], dtype=int), config, teacher_probs=teacher_probs)
+    logp = student_clip_logp(result.model, data, val_idx, seed=config.seed)
+    if weights_out is not None:
+        from .train import build_card
+
+        card = build_card(data, config, result, train_idx, val_idx, distillation)
+        card["protocol"]["cross_validation_recipe"] = recipe
+        save_weights(result.model, card, weights_out)
+    record = {
+        "rows": [int(r) for r in val_idx],
+        "clip_logp": {c: [lp.tolist() for lp in v] for c, v in logp.items()},
+        "history": result.history,
+        "seconds": time.perf_counter() - start,
+    }
+    if distillation and "metrics" in distillation["teacher"]:
+        record["teacher_metrics"] = distillation["teacher"]["metrics"]
+    return record
+
+
+def summarise_student(data: GaitData, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Protocol figures of one student recipe from its per-fold records (all folds present).
+
+    Each condition is reported uncalibrated (`raw`) and `calibrated` with a cross-fitted
+    temperature fitted on the `as_trained` predictions of the other folds (the note mix users
+    bring: often none). Also: one temperature over all folds (`temperature`, what the shipped
+    weights use) and `single_clip`: video-only with only each walk's middle clip.
+    """
+    labels = data.labels
+    fold_rows = [np.asarray(r["rows"]) for r in records]
+    logp = {c: [None] * len(labels) for c in NOTE_CONDITIONS}
+    for rec in records:
+        for c in NOTE_CONDITIONS:
+            for row, lp in zip(rec["rows"], rec["clip_logp"][c]):
+                logp[c][row] = np.asarray(lp)
+    fold_t = []
+    for rows in fold_rows:
+        others = np.setdiff1d(np.concatenate(fold_rows), rows)
+        fold_t.append(fit_temperature([logp["as_trained"][r] for r in others], labels[others]))
+    out: dict[str, Any] = {"temperatures_cross_fitted": fold_t}
+    for c in NOTE_CONDITIONS:
+        raw = np.zeros((len(labels), NUM_CLASSES))
+        cal = np.zeros((len(labels), NUM_CLASSES))
+        for rows, t in zip(fold_rows, fold_t):
+            raw[rows] = video_probabilities([logp[c][r] for r in rows])
+            cal[rows] = video_probabilities([logp[c][r] for r in rows], t)
+        out[c] = {"raw": summarise(labels, raw, fold_rows), "calibrated": summarise(labels, cal, fold_rows)}
+    single = np.zeros((len(labels), NUM_CLASSES))
+    for rows in fold_rows:
+        single[rows] = video_probabilities([logp["video_only"][r][[len(logp["video_only"][r]) // 2]] for r in rows])
+    out["single_clip"] = summarise(labels, single, fold_rows)
+    every = np.concatenate(fold_rows)
+    out["temperature"] = fit_temperature([logp["as_trained"][r] for r in every], labels[every])
+    out["seconds"] = [r["seconds"] for r in records]
+    out["teacher_metrics_per_fold"] = [r.get("teacher_metrics") for r in records]
+    return out
+
+
+# --- The protocol ----------------------------------------------------------------------------
+
+
+def fold_weights_path(record: Path) -> Path:
+    """Where the fold model of a fold record is kept (its card beside it)."""
+    return record.with_name(record.stem + "_model.safetensors")
+
+
+def fold_record_path(cache: Path, recipe: str, fold: int, config: TrainConfig) -> Path:
+    tag = f"e{config.epochs}c{config.clips_per_video}s{config.seed}w{config.distill_weight:g}t{config.temperature:g}"
+    return cache / tag / f"{recipe}_fold{fold}.json"
+
+
+def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache: Path = DEFAULT_CACHE,
+                 folds: list[int] | None = None, log=print) -> dict[str, Any]:
+    """Cross-validate `recipes` over the subject-grouped folds; JSON-ready results.
+
+    Student folds are cached under `cache` (with each fold model's weights beside them), so
+    a rerun only trains what is missing. Recipes whose folds are not all done are reported as
+    `incomplete` with the folds they have.
+    """
+    from .features import FeatureBaseline, cross_validate
+    from .teacher import TeacherConfig, train_teacher
+
+    splits = subject_folds(data.meta, N_FOLDS, config.seed)
+    subjects = data.meta["subject_id"].to_numpy()
+    for tr, va in splits:  # the protocol's one promise: never a person on both sides
+        if set(subjects[tr]) & set(subjects[va]):
+            raise AssertionError("a subject is on both sides of a fold")
+    folds = list(range(N_FOLDS)) if folds is None else folds
+    results: dict[str, Any] = {}
+    for recipe in recipes:
+        if recipe not in RECIPES:
+            raise InputError(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
+        start = time.perf_counter()
+        if recipe in SEQUENCE_RECIPES:
+            make = (lambda: FeatureBaseline(random_state=config.seed)) if recipe == "features" else (
+                lambda: _TeacherModel(TeacherConfig(seed=config.seed), train_teacher))
+            cv = cross_validate(make, data, splits)
+            results[recipe] = {"description": SEQUENCE_RECIPES[recipe], "seconds": cv["seconds"],
+                               **{k: cv[k] for k in ("folds", "summary", "pooled")}}
+            log(f"{recipe}: {_headline(cv['summary'])}  ({time.perf_counter() - start:.0f} s)")
+            continue
+        records = []
+        for fold in folds:
+            path = fold_record_path(cache, recipe, fold, config)
+            if not path.is_file():
+                log(f"{recipe} fold {fold}: training …")
+                tr, va = splits[fold]
+                rec = run_student_fold(data, recipe, tr, va, config, weights_out=fold_weights_path(path))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(rec))
+                log(f"{recipe} fold {fold}: {rec['seconds']:.0f} s")
+            records.append(json.loads(path.read_text()))
+        if len(records) < N_FOLDS:
+            # Too few folds for the protocol (or a temperature): each done fold's raw figures.
+            results[recipe] = {"incomplete": True, "description": STUDENT_RECIPES[recipe].description, "config": asdict(config),
+                               "folds_done": folds, "seconds": [r["seconds"] for r in records],
+                               "folds": [{c: classification_metrics(data.labels[r["rows"]], video_probabilities(
+                                   [np.asarray(lp) for lp in r["clip_logp"][c]])) for c in NOTE_CONDITIONS}
+                                   for r in records]}
+            log(f"{recipe}: folds {folds} only (incomplete protocol)")
+            continue
+        results[recipe] = {"description": STUDENT_RECIPES[recipe].description, "config": asdict(config),
+                           **summarise_student(data, records)}
+        log(f"{recipe}: video-only calibrated {_headline(results[recipe]['video_only']['calibrated']['summary'])}")
+    return {
+        "split": f"StratifiedGroupKFold(n_splits={N_FOLDS}, shuffle=True, random_state={config.seed}) over "
+                 "subject_id, stratified by label",
+        "videos": int(len(data.meta)), "subjects": int(data.meta["subject_id"].nunique()),
+        "fold_sizes": [{"videos": int(len(va)), "subjects": int(len(set(subjects[va])))} for _, va in splits],
+        "student_config": asdict(config),
+        "recipes": results,
+    }
+
+
+class _TeacherModel:
+    """`features.SequenceModel` adapter: a teacher trained by `fit`."""
+
+    def __init__(self, config: Any, train: Any) -> None:
+        self.config, self.train, self.teacher = config, train, None
+
+    def fit(self, seqs: list[np.ndarray], labels: np.ndarray) -> _TeacherModel:
+        self.teacher = self.train(seqs, labels, self.config)
+        return self
+
+    def predict_proba(self, seqs: list[np.ndarray]) -> np.ndarray:
+        return self.teacher.predict_proba(seqs)
+
+
+def _headline(summary: dict[str, Any]) -> str:
+    return "  ".join(f"{k} {summary[k]['mean']:.3f}±{summary[k]['std']:.3f}" for k in HEADLINE)
+
+
+# --- Command line ----------------------------------------------------------------------------
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    parser.add_argument("--protocol", action="store_true",
+                        help="run the 5-fold subject-grouped protocol on the training data and write weights/protocol.json")
+    parser.add_argument("--recipes", default="teacher,features,student,student_distilled",
+                        help=f"comma-separated, of: {', '.join(RECIPES)}")
+    parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--clips-per-video", type=int, default=d.clips_per_video)
+    parser.add_argument("--distill-weight", type=float, default=d.distill_weight)
+    parser.add_argument("--teacher-temperature", type=float, default=d.temperature)
+    parser.add_argument("--folds", default=None, help="comma-separated folds to run (default: all 5)")
+    parser.add_argument("--protocol-out", type=Path, default=PROTOCOL_JSON,
+                        help="JSON file the protocol's figures are merged into (default weights/protocol.json)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=argparse.SUPPRESS)
+
+
+def run_protocol_command(args: argparse.Namespace) -> int:
+    config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, val_fold=-1,
+                         distill_weight=args.distill_weight, temperature=args.teacher_temperature)
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    try:
+        try:
+            folds = sorted({int(f) for f in args.folds.split(",")}) if args.folds else None
+        except ValueError:
+            raise InputError(f"--folds takes fold numbers like 0,1 — not {args.folds!r}.") from None
+        if folds is not None and not all(0 <= f < N_FOLDS for f in folds):
+            raise InputError(f"--folds must be within 0..{N_FOLDS - 1}.")
+        unknown = [r for r in recipes if r not in RECIPES]
+        if unknown:
+            raise InputError(f"unknown recipe(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}")
+        data = load_gait_data(args.data)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = run_protocol(data, recipes, config, cache=args.cache, folds=folds, log=lambda s: print(s, flush=True))
+    result["command"] = "python -m gaitlab evaluate --protocol " + " ".join(sys.argv[sys.argv.index("--protocol") + 1:]) \
+        if "--protocol" in sys.argv else "python -m gaitlab evaluate --protocol"
+    old = json.loads(args.protocol_out.read_text()) if args.protocol_out.is_file() else {}
+    merged = {**old, **result, "recipes": {**old.get("recipes", {}), **result["recipes"]}}
+    args.protocol_out.write_text(json.dumps(merged, indent=1) + "\n")
+    if args.json:
+        print(json.dumps(result, indent=1))
+    print(f"wrote {args.protocol_out}")
+    return 0
+
+
+# --- Into the model card ---------------------------------------------------------------------
+
+CONDITION_NAMES = {"video_only": "video only (no note)", "fused": "with a note", "as_trained": "notes as in training (half empty)"}
+
+
+def protocol_rows(protocol: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (recipe, scoring) of a protocol result: headline means and spreads across folds.
+
+    Students appear once per note condition (calibrated with cross-fitted temperatures) and once
+    uncalibrated video-only; sequence models (teacher, features) once."""
+    rows = []
+
+    def add(recipe: str, variant: str, summary: dict[str, Any]) -> None:
+        rows.append({"recipe": recipe, "variant": variant,
+                     **{k: summary[k]["mean"] for k in HEADLINE}, **{f"{k}_std": summary[k]["std"] for k in HEADLINE}})
+
+    for recipe, res in protocol.get("recipes", {}).items():
+        if res.get("incomplete"):
+            continue
+        if recipe in SEQUENCE_RECIPES:
+            add(recipe, "keypoints", res["summary"])
+            continue
+        for condition in NOTE_CONDITIONS:
+            add(recipe, CONDITION_NAMES[condition], res[condition]["calibrated"]["summary"])
+        add(recipe, "video only, uncalibrated", res["video_only"]["raw"]["summary"])
+        add(recipe, "video only, middle clip only", res["single_clip"]["summary"])
+    return rows
+
+
+def card_section(protocol: dict[str, Any], recipe: str) -> dict[str, Any]:
+    """What the shipped weights' card records of the protocol that chose their `recipe`."""
+    res = protocol["recipes"][recipe]
+    recall = {c: res["video_only"]["calibrated"]["summary"].get(f"recall_{c}") for c in CLASSES}
+    return {
+        "recipe": recipe, "split": protocol["split"], "videos": protocol["videos"], "subjects": protocol["subjects"],
+        "fold_sizes": protocol["fold_sizes"], "command": protocol.get("command"),
+        "rows": protocol_rows(protocol), "video_only_recall": recall,
+        "seconds_per_fold": res.get("seconds"),
+    }
+
+
+def matching_protocol(config: TrainConfig, distill: bool, path: Path = PROTOCOL_JSON) -> tuple[str, dict[str, Any]] | None:
+    """(recipe, protocol) when `path` holds a complete cross-validation of this very recipe
+    (same architecture, distillation, epochs, clips, seed and distillation settings), else None."""
+    if not Path(path).is_file():
+        return None
+    protocol = json.loads(Path(path).read_text())
+    recipe = "student_distilled" if distill else "student"
+    res = protocol.get("recipes", {}).get(recipe)
+    if config.architecture != STUDENT_RECIPES[recipe].architecture or not res or res.get("incomplete"):
+        return None
+    cv = res.get("config", {})
+    keys = ["epochs", "clips_per_video", "seed", "batch_size", "lr"] + (["distill_weight", "temperature"] if distill else [])
+    return (recipe, protocol) if all(cv.get(k) == getattr(config, k) for k in keys) else None
+
+
+def weak_spots(res: dict[str, Any], worst: int = 4) -> list[str]:
+    """Plain sentences on a student recipe's weakest classes and commonest confusions (video only)."""
+    summary = res["video_only"]["calibrated"]["summary"]
+    pooled = res["video_only"]["calibrated"]["pooled"]
+    out = []
+    for c in CLASSES:
+        r = summary.get(f"recall_{c}")
+        if r is None:
+            out.append(f"{c}: never tested (no fold holds it).")
+        elif r["mean"] < 0.5:
+            one = " — a single subject, tested only when it was never trained on" if c == "PD_Severe" else ""
+            out.append(f"{c}: recall {r['mean']:.2f} ± {r['std']:.2f} over the {r['folds']} fold(s) that hold it{one}.")
+    cm = np.asarray(pooled["confusion_matrix"])
+    off = [(cm[i, j], i, j) for i in range(NUM_CLASSES) for j in range(NUM_CLASSES) if i != j and cm[i, j] > 0]
+    for n, i, j in sorted(off, reverse=True)[:worst]:
+        out.append(f"{CLASSES[i]} read as {CLASSES[j]}: {n} of {cm[i].sum()} walks (pooled out-of-fold).")
+    return out

@@ -1,0 +1,75 @@
+"""gaitlab.protocol: temperature fitting, fold summaries, and a tiny run of the whole protocol."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gaitlab.model_card import cross_validation_lines
+from gaitlab.protocol import (card_section, fit_temperature, matching_protocol, run_protocol, summarise,
+                              video_probabilities, weak_spots)
+from gaitlab.train import TrainConfig, classification_metrics
+from tests.test_train import walker_data
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_video_probabilities_average_the_clip_softmaxes():
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(size=(3, 9)), rng.normal(size=(1, 9))]
+    p = video_probabilities(clips, temperature=2.0)
+    assert np.allclose(p[0], _softmax(clips[0] / 2).mean(axis=0))
+    assert np.allclose(p[1], _softmax(clips[1] / 2)[0])
+    assert np.allclose(p.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize("true_t", [0.5, 2.5])
+def test_fit_temperature_recovers_the_temperature_that_generated_the_labels(true_t):
+    rng = np.random.default_rng(1)
+    logits = rng.normal(scale=3.0, size=(4000, 9))
+    labels = np.array([rng.choice(9, p=p) for p in _softmax(logits / true_t)])
+    fitted = fit_temperature([z[None] for z in logits], labels)
+    assert abs(np.log(fitted / true_t)) < 0.1
+
+
+def test_summarise_matches_per_fold_metrics():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 9, size=40)
+    probs = _softmax(rng.normal(size=(40, 9)))
+    folds = [np.arange(0, 20), np.arange(20, 40)]
+    out = summarise(labels, probs, folds)
+    accs = [classification_metrics(labels[f], probs[f])["accuracy"] for f in folds]
+    assert out["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accs))
+    assert out["summary"]["accuracy"]["std"] == pytest.approx(np.std(accs))
+    assert out["pooled"]["n"] == 40 and out["pooled"] == classification_metrics(labels, probs)
+
+
+def test_a_tiny_protocol_scores_every_walk_once(tmp_path):
+    data = walker_data(5)  # 10 walkers, 10 subjects, 2 classes
+    config = TrainConfig(epochs=1, clips_per_video=1, batch_size=4, val_fold=-1)
+    result = run_protocol(data, ["features", "student"], config, cache=tmp_path, log=lambda s: None)
+    student = result["recipes"]["student"]
+    assert sum(f["videos"] for f in result["fold_sizes"]) == len(data.meta)
+    for condition in ("video_only", "fused", "as_trained"):
+        pooled = student[condition]["calibrated"]["pooled"]
+        assert pooled["n"] == len(data.meta) and sum(map(sum, pooled["confusion_matrix"])) == len(data.meta)
+    assert len(student["temperatures_cross_fitted"]) == 5 and student["temperature"] > 0
+    assert result["recipes"]["features"]["pooled"]["n"] == len(data.meta)
+    # The card of all-data weights takes these figures only for the very recipe that was run.
+    (tmp_path / "protocol.json").write_text(json.dumps(result))
+    assert matching_protocol(config, distill=False, path=tmp_path / "protocol.json")[0] == "student"
+    assert matching_protocol(config, distill=True, path=tmp_path / "protocol.json") is None
+    other = TrainConfig(epochs=2, clips_per_video=1, batch_size=4, val_fold=-1)
+    assert matching_protocol(other, distill=False, path=tmp_path / "protocol.json") is None
+    section = card_section(result, "student")
+    assert {r["recipe"] for r in section["rows"]} == {"student", "features"}
+    markdown = "\n".join(cross_validation_lines(section))
+    assert "± " in markdown and "features" in markdown
+    assert all(isinstance(w, str) for w in weak_spots(student))
+    # Cached: a rerun trains nothing and gives the same figures.
+    again = run_protocol(data, ["student"], config, cache=tmp_path, log=lambda s: None)
+    assert again["recipes"]["student"]["video_only"] == student["video_only"]
