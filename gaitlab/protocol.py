@@ -286,7 +286,6 @@ def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache:
                  "subject_id, stratified by label",
         "videos": int(len(data.meta)), "subjects": int(data.meta["subject_id"].nunique()),
         "fold_sizes": [{"videos": int(len(va)), "subjects": int(len(set(subjects[va])))} for _, va in splits],
-        "student_config": asdict(config),
         "recipes": results,
     }
 
@@ -347,8 +346,10 @@ def run_protocol_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = run_protocol(data, recipes, config, cache=args.cache, folds=folds, log=lambda s: print(s, flush=True))
-    result["command"] = "python -m gaitlab evaluate --protocol " + " ".join(sys.argv[sys.argv.index("--protocol") + 1:]) \
-        if "--protocol" in sys.argv else "python -m gaitlab evaluate --protocol"
+    command = ("python -m gaitlab evaluate --protocol " + " ".join(sys.argv[sys.argv.index("--protocol") + 1:])
+               if "--protocol" in sys.argv else "python -m gaitlab evaluate --protocol")
+    for res in result["recipes"].values():
+        res["command"] = command  # one file gathers several runs: each recipe keeps its own
     old = json.loads(args.protocol_out.read_text()) if args.protocol_out.is_file() else {}
     merged = {**old, **result, "recipes": {**old.get("recipes", {}), **result["recipes"]}}
     args.protocol_out.write_text(json.dumps(merged, indent=1) + "\n")
@@ -393,7 +394,7 @@ def card_section(protocol: dict[str, Any], recipe: str) -> dict[str, Any]:
     recall = {c: res["video_only"]["calibrated"]["summary"].get(f"recall_{c}") for c in CLASSES}
     return {
         "recipe": recipe, "split": protocol["split"], "videos": protocol["videos"], "subjects": protocol["subjects"],
-        "fold_sizes": protocol["fold_sizes"], "command": protocol.get("command"),
+        "fold_sizes": protocol["fold_sizes"], "command": res.get("command"),
         "rows": protocol_rows(protocol), "video_only_recall": recall,
         "seconds_per_fold": res.get("seconds"),
     }
