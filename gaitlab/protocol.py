@@ -35,7 +35,7 @@ import torch
 
 from . import text
 from .constants import CLASSES, EMBED_DIM, NUM_CLASSES
-from .dataset import DEFAULT_DATA_DIR, GaitData, load_gait_data, subject_folds
+from .dataset import GaitData, load_gait_data, subject_folds
 from .errors import InputError
 from .inference import clip_probabilities
 from .notes import DEFAULT_DROP_RATE, make_note
