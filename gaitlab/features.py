@@ -22,8 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import keypoints
 from .clips import estimate_cycle_frames
-from .constants import CLASSES, DEFAULT_CYCLE_FRAMES, NUM_CLASSES
-from .train import classification_metrics
+from .constants import DEFAULT_CYCLE_FRAMES, NUM_CLASSES
 
 # Landmarks (MediaPipe Pose; odd = left).
 NOSE, L_EAR, R_EAR = 0, 7, 8
@@ -274,26 +273,18 @@ def cross_validate(make_model: Callable[[], SequenceModel], data: Any,
     the folds that hold it), `oof_proba` [N, 9], the fitted `models` and each fold's fit +
     predict `seconds`. Raises ValueError if a subject is on both sides of a fold.
     """
+    from .protocol import summarise  # the protocol's one home for fold summaries (it imports this module)
+
     labels, subjects = data.labels, data.meta["subject_id"].to_numpy()
     oof = np.full((len(labels), NUM_CLASSES), np.nan)
-    per_fold, models, seconds = [], [], []
+    models, seconds = [], []
     for train_idx, val_idx in folds:
         if set(subjects[train_idx]) & set(subjects[val_idx]):
             raise ValueError("a subject is on both sides of a fold")
         start, model = time.perf_counter(), make_model()
         model.fit([data.sequence(int(r)) for r in train_idx], labels[train_idx])
         oof[val_idx] = model.predict_proba([data.sequence(int(r)) for r in val_idx])
-        per_fold.append(classification_metrics(labels[val_idx], oof[val_idx]))
         models.append(model)
         seconds.append(time.perf_counter() - start)
-    done = ~np.isnan(oof).any(axis=1)
-    summary: dict[str, Any] = {}
-    for key in ("accuracy", "balanced_accuracy", "macro_f1", "ece"):
-        vals = [m[key] for m in per_fold]
-        summary[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
-    for c in CLASSES:
-        vals = [m["per_class_recall"][c] for m in per_fold if m["per_class_recall"][c] is not None]
-        summary[f"recall_{c}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))} if vals else None
-    pooled = classification_metrics(labels[done], oof[done])
-    return {"folds": per_fold, "pooled": pooled, "summary": summary, "oof_proba": oof,
+    return {**summarise(labels, oof, [np.asarray(v) for _, v in folds]), "oof_proba": oof,
             "models": models, "seconds": seconds}
