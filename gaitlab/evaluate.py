@@ -22,6 +22,7 @@ import numpy as np
 from torch import nn
 
 from .dataset import DEFAULT_DATA_DIR, GaitData, load_gait_data, subject_folds
+from .errors import InputError
 from .inference import keypoint_sequence_clips, score_case
 from .protocol import add_protocol_arguments
 from .weights import card_path, default_weights, load_model
@@ -66,7 +67,11 @@ def record_card_faithfulness(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[st
 
         fold, recipe = 0, card["cross_validation"]["recipe"]
         config = TrainConfig(**card["training"]["config"])
-        probe = load_model(fold_weights_path(fold_record_path(DEFAULT_CACHE, recipe, fold, config)))
+        fold_model = fold_weights_path(fold_record_path(DEFAULT_CACHE, recipe, fold, config))
+        if not fold_model.is_file():
+            raise InputError(f"no fold-0 model of recipe {recipe!r} in {fold_model.parent}: run the protocol with "
+                             f"these weights' settings first ({card['cross_validation'].get('command')}).")
+        probe = load_model(fold_model)
         probe.card["calibration"] = card.get("calibration", {})
         split = (f"subject-grouped fold 0 of 5, scored by the protocol's fold-0 model of recipe {recipe!r} (trained "
                  "without these subjects; the shipped weights saw every subject)")
@@ -122,4 +127,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    print(json.dumps(record_card_faithfulness(), indent=2))
+    import sys
+
+    try:
+        print(json.dumps(record_card_faithfulness(), indent=2))
+    except (InputError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
