@@ -84,6 +84,13 @@ def _bench(args: argparse.Namespace) -> int:
     return run_bench_cli(args)
 
 
+def _add_command(sub, name: str, help_text: str, add_arguments, run) -> None:
+    """A sub-command whose arguments and code live in their own module."""
+    p = sub.add_parser(name, help=help_text)
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaitlab", description=f"Video-based gait screening explorer. {NOTICE}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,29 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_cohort)
 
-    from .simulator import add_simulate_arguments, run_simulate
-
-    p = sub.add_parser("simulate", help="write a simulated walk (a class preset, adjustable) as .mp4 or .csv")
-    add_simulate_arguments(p)
-    p.set_defaults(func=run_simulate)
-
-    from .evaluate import add_evaluate_arguments, run_evaluate
-
-    p = sub.add_parser("evaluate", help="score a gait-keypoints folder (metadata.csv + keypoints.npz) with the model")
-    add_evaluate_arguments(p)
-    p.set_defaults(func=run_evaluate)
-
     from .bench import add_bench_arguments
-
-    p = sub.add_parser("bench", help="measure speed and memory on this machine (exits 0 even when a target is missed)")
-    add_bench_arguments(p)
-    p.set_defaults(func=_bench)
-
+    from .evaluate import add_evaluate_arguments, run_evaluate
+    from .simulator import add_simulate_arguments, run_simulate
     from .train import add_train_arguments, run_train
 
-    p = sub.add_parser("train", help="train the student model on the gait-keypoints data")
-    add_train_arguments(p)
-    p.set_defaults(func=run_train)
+    _add_command(sub, "simulate", "write a simulated walk (a class preset, adjustable) as .mp4 or .csv",
+                 add_simulate_arguments, run_simulate)
+    _add_command(sub, "evaluate", "score a gait-keypoints folder (metadata.csv + keypoints.npz) with the model",
+                 add_evaluate_arguments, run_evaluate)
+    _add_command(sub, "bench", "measure speed and memory on this machine (exits 0 even when a target is missed)",
+                 add_bench_arguments, _bench)
+    _add_command(sub, "train", "train the student model on the gait-keypoints data", add_train_arguments, run_train)
     return parser
 
 

@@ -694,21 +694,13 @@ def execute_items(
     )
 
 
-def run_items(
-    items: list[CohortItem],
-    out: str | Path | None = None,
-    workers: int = 1,
-    weights: str | None = None,
-    progress: Progress | None = None,
-    scheduler: str | None = None,
-    resume: bool = False,
-) -> pd.DataFrame:
-    """Analyse `items` and return the table in input order; see `execute_items`."""
-    return execute_items(items, out, workers, weights, progress, scheduler, resume).table
+def run_items(items: list[CohortItem], **options: Any) -> pd.DataFrame:
+    """Analyse `items` and return the table in input order; `options` as for `execute_items`."""
+    return execute_items(items, **options).table
 
 
 def run_cohort(source: str | Path, out: str | Path | None = None, workers: int = 1,
                weights: str | None = None, progress: Progress | None = None,
                scheduler: str | None = None, resume: bool = False) -> pd.DataFrame:
     """Analyse every case of a folder or manifest (see `collect_inputs`); see `execute_items`."""
-    return run_items(collect_inputs(source), out, workers, weights, progress, scheduler, resume)
+    return execute_items(collect_inputs(source), out, workers, weights, progress, scheduler, resume).table

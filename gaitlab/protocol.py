@@ -31,21 +31,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from . import text
-from .constants import CLASSES, EMBED_DIM, NUM_CLASSES
+from .constants import CLASSES, NUM_CLASSES
 from .dataset import GaitData, load_gait_data, subject_folds
 from .errors import InputError
-from .inference import clip_probabilities
-from .notes import DEFAULT_DROP_RATE, make_note
-from .train import TrainConfig, classification_metrics, train_distillation_teacher, train_student
+from .train import (NOTE_CONDITIONS, TrainConfig, classification_metrics, clip_log_probabilities, command_line,
+                    train_distillation_teacher, train_student)
 from .weights import WEIGHTS_DIR, save_weights
 
 N_FOLDS = 5
 PROTOCOL_JSON = WEIGHTS_DIR / "protocol.json"
 DEFAULT_CACHE = WEIGHTS_DIR / "experiments" / "protocol"
-NOTE_CONDITIONS = ("video_only", "fused", "as_trained")
 HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "ece")
 
 
@@ -126,29 +122,6 @@ def summarise(labels: np.ndarray, probs: np.ndarray, fold_rows: list[np.ndarray]
 # --- Students --------------------------------------------------------------------------------
 
 
-def _note(label: int, row: int, seed: int, condition: str) -> str:
-    if condition == "video_only":
-        return ""
-    if condition == "fused":
-        return make_note(CLASSES[label], np.random.default_rng([seed, row]), drop_rate=0.0)
-    return make_note(CLASSES[label], np.random.default_rng([seed, row, 1]), drop_rate=DEFAULT_DROP_RATE)
-
-
-def student_clip_logp(model: torch.nn.Module, data: GaitData, rows: np.ndarray, seed: int = 0) -> dict[str, list[np.ndarray]]:
-    """Clip log-probabilities (temperature 1) of every row under each note condition:
-    {condition: [float [n_clips_i, 9] per row]}."""
-    model.eval()
-    out: dict[str, list[np.ndarray]] = {c: [] for c in NOTE_CONDITIONS}
-    for row in rows:
-        masks = np.stack([frames for _, frames in data.plain_clips(int(row))])
-        label = int(data.labels[row])
-        for condition in NOTE_CONDITIONS:
-            note = _note(label, int(row), seed, condition)
-            emb = torch.from_numpy(text.embed_note(note) if note else np.zeros(EMBED_DIM, np.float32)).unsqueeze(0)
-            out[condition].append(np.log(np.clip(clip_probabilities(model, masks, emb), 1e-12, None)))
-    return out
-
-
 def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx: np.ndarray, config: TrainConfig,
                      weights_out: Path | None = None) -> dict[str, Any]:
     """Train `recipe` on `train_idx`, score `val_idx`; a JSON-ready record with clip log-probs."""
@@ -159,7 +132,7 @@ def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx
     if spec.distill:
         teacher_probs, distillation = train_distillation_teacher(data, train_idx, val_idx, config)
     result = train_student(data, train_idx, np.array([], dtype=int), config, teacher_probs=teacher_probs)
-    logp = student_clip_logp(result.model, data, val_idx, seed=config.seed)
+    logp = clip_log_probabilities(result.model, data, val_idx, seed=config.seed)
     if weights_out is not None:
         from .train import build_card
 
@@ -237,7 +210,7 @@ def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache:
     `incomplete` with the folds they have.
     """
     from .features import FeatureBaseline, cross_validate
-    from .teacher import TeacherConfig, train_teacher
+    from .teacher import Teacher, TeacherConfig
 
     splits = subject_folds(data.meta, N_FOLDS, config.seed)
     subjects = data.meta["subject_id"].to_numpy()
@@ -252,7 +225,7 @@ def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache:
         start = time.perf_counter()
         if recipe in SEQUENCE_RECIPES:
             make = (lambda: FeatureBaseline(random_state=config.seed)) if recipe == "features" else (
-                lambda: _TeacherModel(TeacherConfig(seed=config.seed), train_teacher))
+                lambda: Teacher(TeacherConfig(seed=config.seed)))
             cv = cross_validate(make, data, splits)
             results[recipe] = {"description": SEQUENCE_RECIPES[recipe], "seconds": cv["seconds"],
                                **{k: cv[k] for k in ("folds", "summary", "pooled")}}
@@ -288,20 +261,6 @@ def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache:
         "fold_sizes": [{"videos": int(len(va)), "subjects": int(len(set(subjects[va])))} for _, va in splits],
         "recipes": results,
     }
-
-
-class _TeacherModel:
-    """`features.SequenceModel` adapter: a teacher trained by `fit`."""
-
-    def __init__(self, config: Any, train: Any) -> None:
-        self.config, self.train, self.teacher = config, train, None
-
-    def fit(self, seqs: list[np.ndarray], labels: np.ndarray) -> _TeacherModel:
-        self.teacher = self.train(seqs, labels, self.config)
-        return self
-
-    def predict_proba(self, seqs: list[np.ndarray]) -> np.ndarray:
-        return self.teacher.predict_proba(seqs)
 
 
 def _headline(summary: dict[str, Any]) -> str:
@@ -346,8 +305,7 @@ def run_protocol_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = run_protocol(data, recipes, config, cache=args.cache, folds=folds, log=lambda s: print(s, flush=True))
-    command = ("python -m gaitlab evaluate --protocol " + " ".join(sys.argv[sys.argv.index("--protocol") + 1:])
-               if "--protocol" in sys.argv else "python -m gaitlab evaluate --protocol")
+    command = command_line()
     for res in result["recipes"].values():
         res["command"] = command  # one file gathers several runs: each recipe keeps its own
     old = json.loads(args.protocol_out.read_text()) if args.protocol_out.is_file() else {}
@@ -432,3 +390,28 @@ def weak_spots(res: dict[str, Any], worst: int = 4) -> list[str]:
     for n, i, j in sorted(off, reverse=True)[:worst]:
         out.append(f"{CLASSES[i]} read as {CLASSES[j]}: {n} of {cm[i].sum()} walks (pooled out-of-fold).")
     return out
+
+
+def attach_to_card(card: dict[str, Any], config: TrainConfig, distill: bool) -> bool:
+    """Give all-data weights the cross-validated figures and calibration temperature of the
+    protocol run of their very recipe (weights/protocol.json); False (with a warning) if none."""
+    match = matching_protocol(config, distill)
+    if match is None:
+        print("warning: weights/protocol.json holds no complete cross-validation of this recipe; the card gets no "
+              "figures and no calibration. Run `python -m gaitlab evaluate --protocol` with the same settings first.",
+              flush=True)
+        return False
+    recipe, protocol = match
+    res = protocol["recipes"][recipe]
+    card["calibration"] = {
+        "temperature": round(float(res["temperature"]), 4),
+        "method": "temperature scaling: one temperature minimising the NLL of the 5-fold out-of-fold predictions of "
+                  "this recipe (notes as in training); the cross-validated figures use cross-fitted temperatures "
+                  "(each fold's from the other folds)",
+    }
+    card["metrics"] = {c: res[c]["calibrated"]["pooled"] for c in CONDITION_NAMES}
+    card["metrics_source"] = (f"pooled out-of-fold predictions of the subject-grouped 5-fold protocol, recipe {recipe!r} "
+                              "(the same recipe as these weights), calibrated")
+    card["cross_validation"] = card_section(protocol, recipe)
+    card["weak_spots"] = weak_spots(res)
+    return True

@@ -122,33 +122,50 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, A
     }
 
 
+# How a student is scored on a walk: without a note, with a synthetic note (never dropped), and
+# with notes drawn as in training (half dropped, some misleading). Notes are fixed per row by `seed`.
+NOTE_CONDITIONS = ("video_only", "fused", "as_trained")
+
+
+def evaluation_note(label: int, row: int, seed: int, condition: str) -> str:
+    """The note of `row` (class id `label`) under a `NOTE_CONDITIONS` entry ("" = no note)."""
+    if condition == "video_only":
+        return ""
+    if condition == "fused":
+        return make_note(CLASSES[label], np.random.default_rng([seed, row]), drop_rate=0.0)
+    return make_note(CLASSES[label], np.random.default_rng([seed, row, 1]), drop_rate=DEFAULT_DROP_RATE)
+
+
 @torch.no_grad()
-def video_probabilities(model: nn.Module, data: GaitData, row: int, embedding: np.ndarray) -> np.ndarray:
-    """Mean softmax over the plain `keypoint_clips` of one video: float [9]."""
-    # The same scoring as `analyze` (calibrated, chunked), so evaluation measures what users get.
-    masks = np.stack([frames for _, frames in data.plain_clips(row)])
-    return clip_probabilities(model, masks, torch.from_numpy(embedding).unsqueeze(0)).mean(axis=0)
+def clip_log_probabilities(model: nn.Module, data: GaitData, rows: np.ndarray, seed: int = 0,
+                           conditions: tuple[str, ...] = NOTE_CONDITIONS) -> dict[str, list[np.ndarray]]:
+    """{condition: [float [n_clips_i, 9] per row]}: log of the calibrated clip probabilities of
+    the plain `keypoint_clips` of every row, scored as `analyze` scores (`clip_probabilities`)."""
+    model.eval()
+    out: dict[str, list[np.ndarray]] = {c: [] for c in conditions}
+    for row in rows:
+        masks = np.stack([frames for _, frames in data.plain_clips(int(row))])
+        for condition in conditions:
+            note = evaluation_note(int(data.labels[row]), int(row), seed, condition)
+            emb = torch.from_numpy(text.embed_note(note) if note else np.zeros(EMBED_DIM, np.float32)).unsqueeze(0)
+            out[condition].append(np.log(np.clip(clip_probabilities(model, masks, emb), 1e-12, None)))
+    return out
 
 
 def evaluate_student(model: nn.Module, data: GaitData, idx: np.ndarray, seed: int = 0,
                      with_note: bool = True) -> dict[str, Any]:
     """Per-video metrics on rows `idx`: `video_only` (no note) and, with `with_note`, `fused`
-    (a synthetic note, never dropped, fixed per video by `seed`), plus the held-out counts."""
+    (a synthetic note, never dropped, fixed per video by `seed`), plus the held-out counts.
+    A video's probabilities are the mean of its clips' (as in `analyze`)."""
     was_training = model.training
-    model.eval()
     idx = np.asarray(idx)
-    y = data.labels[idx]
-    p_video, p_fused = [], []
-    for row in idx:
-        note = make_note(CLASSES[data.labels[row]], np.random.default_rng([seed, int(row)]), drop_rate=0.0)
-        p_video.append(video_probabilities(model, data, int(row), np.zeros(EMBED_DIM, np.float32)))
-        if with_note:
-            p_fused.append(video_probabilities(model, data, int(row), text.embed_note(note)))
+    conditions = ("video_only", "fused") if with_note else ("video_only",)
+    logp = clip_log_probabilities(model, data, idx, seed, conditions)
     model.train(was_training)
-    n_subjects = int(data.meta.loc[idx, "subject_id"].nunique())
-    result = {"n_videos": int(len(idx)), "n_subjects": n_subjects, "video_only": classification_metrics(y, np.stack(p_video))}
-    if with_note:
-        result["fused"] = classification_metrics(y, np.stack(p_fused))
+    y = data.labels[idx]
+    result = {"n_videos": int(len(idx)), "n_subjects": int(data.meta.loc[idx, "subject_id"].nunique())}
+    for c in conditions:
+        result[c] = classification_metrics(y, np.stack([np.exp(lp).mean(axis=0) for lp in logp[c]]))
     return result
 
 
@@ -308,7 +325,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of the loss taken by the teacher's soft targets (0..1)")
 
 
-def _command_line() -> str:
+def command_line() -> str:
     """The command as typed: `python -m gaitlab …` shows up in argv as gaitlab/__main__.py."""
     argv = sys.argv
     if argv and Path(argv[0]).name == "__main__.py":
@@ -373,39 +390,12 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
         "training": {"config": asdict(config), "history": result.history},
         "distillation": distillation,
         "status": _status(fold, distillation is not None),
-        "command": _command_line(),
+        "command": command_line(),
         "wall_time_s": round(result.wall_time_s, 1),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "parameters": count_parameters(result.model),
         "flops": count_flops(result.model),
     }
-
-
-def attach_protocol(card: dict[str, Any], config: TrainConfig, distill: bool) -> bool:
-    """Give all-data weights the cross-validated figures and calibration temperature of the
-    protocol run of their very recipe (weights/protocol.json); False (with a warning) if none."""
-    from .protocol import CONDITION_NAMES, card_section, matching_protocol, weak_spots
-
-    match = matching_protocol(config, distill)
-    if match is None:
-        print("warning: weights/protocol.json holds no complete cross-validation of this recipe; the card gets no "
-              "figures and no calibration. Run `python -m gaitlab evaluate --protocol` with the same settings first.",
-              flush=True)
-        return False
-    recipe, protocol = match
-    res = protocol["recipes"][recipe]
-    card["calibration"] = {
-        "temperature": round(float(res["temperature"]), 4),
-        "method": "temperature scaling: one temperature minimising the NLL of the 5-fold out-of-fold predictions of "
-                  "this recipe (notes as in training); the cross-validated figures use cross-fitted temperatures "
-                  "(each fold's from the other folds)",
-    }
-    card["metrics"] = {c: res[c]["calibrated"]["pooled"] for c in CONDITION_NAMES}
-    card["metrics_source"] = (f"pooled out-of-fold predictions of the subject-grouped 5-fold protocol, recipe {recipe!r} "
-                              "(the same recipe as these weights), calibrated")
-    card["cross_validation"] = card_section(protocol, recipe)
-    card["weak_spots"] = weak_spots(res)
-    return True
 
 
 def _print_progress(event: dict[str, Any]) -> None:
@@ -462,7 +452,9 @@ def run_train(args: argparse.Namespace) -> int:
         _print_metrics(kind, result.metrics[kind])
     card = build_card(data, config, result, train_idx, val_idx, distillation)
     if config.val_fold < 0:
-        attach_protocol(card, config, distill)
+        from .protocol import attach_to_card  # the protocol imports this module
+
+        attach_to_card(card, config, distill)
     save_weights(result.model, card, args.out)
     print(f"saved {args.out} ({result.wall_time_s:.0f} s)")
     return 0
