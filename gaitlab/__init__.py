@@ -11,15 +11,15 @@ import os
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
-from .constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES
-from .errors import InputError, WeightsError
-from .inference import Analysis, analyze
-from .weights import load_model
+from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES
+from gaitlab.errors import InputError, WeightsError
+from gaitlab.inference import Analysis, analyze
+from gaitlab.weights import load_model
 
 
 def explain(analysis: Analysis, method: str = "gradcam", target: str | int | None = None, model=None):
     """Explain an analysis: see `gaitlab.explanations.explain` (Captum is imported on first use)."""
-    from .explanations import explain as _explain
+    from gaitlab.explanations import explain as _explain
 
     return _explain(analysis, method=method, target=target, model=model)
 

@@ -19,10 +19,10 @@ import torch
 from captum.attr import FeatureAblation
 from torch import nn
 
-from .constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES, EMBED_DIM, MAX_NOTE_CHARS
-from .clips import blank_clip
-from .inference import Analysis, calibrated_probabilities, get_model, note_embedding
-from .text import embed_note, tokenize
+from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES, EMBED_DIM, MAX_NOTE_CHARS
+from gaitlab.pipeline.clips import blank_clip
+from gaitlab.inference import Analysis, calibrated_probabilities, get_model, note_embedding
+from gaitlab.text import embed_note, tokenize
 
 PROB_COLUMNS: list[str] = [f"prob_{c}" for c in CLASSES]
 TABLE_COLUMNS: list[str] = ["variant", "kind", "note", "predicted", "confidence"] + PROB_COLUMNS

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from .constants import (
+from gaitlab.constants import (
     CLASSES,
     DATA_ROOT_ENV,
     DISPLAY_NAMES,
@@ -26,8 +26,8 @@ from .constants import (
     NOTICE,
     SUPPORTED_EXTENSIONS,
 )
-from .demo import DEMO_CASES, DEMO_DIR, demo_case
-from .errors import InputError, WeightsError
+from gaitlab.demo import DEMO_CASES, DEMO_DIR, demo_case
+from gaitlab.errors import InputError, WeightsError
 
 UPLOAD_TYPES = [e.lstrip(".") for e in SUPPORTED_EXTENSIONS]
 CURRENT_CASE = "gaitlab_current_case"  # session-state key: the case the user is looking at
@@ -161,7 +161,7 @@ def _with_file(ref: CaseRef, work: Callable[[str], Any]) -> Any:
 
 @st.cache_resource(show_spinner="Loading the model…")
 def cached_model():
-    from .inference import get_model
+    from gaitlab.inference import get_model
 
     return get_model()
 
@@ -169,14 +169,14 @@ def cached_model():
 @st.cache_data(show_spinner=False, max_entries=32)
 def _case_clips(digest: str, suffix: str, _ref: CaseRef):
     """The case's clips (decoding and silhouettes: the slow part), cached by file hash."""
-    from .inference import prepare_case
+    from gaitlab.inference import prepare_case
 
     return _with_file(_ref, prepare_case)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _analysis(digest: str, description: str, name: str, _case):
-    from .inference import score_case
+    from gaitlab.inference import score_case
 
     return score_case(_case, description, cached_model(), name=name)
 
@@ -200,7 +200,7 @@ def analyze_case(ref: CaseRef, description: str):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _explanation(digest: str, description: str, method: str, target: str, _analysis_obj):
-    from .explanations import explain
+    from gaitlab.explanations import explain
 
     return explain(_analysis_obj, method=method, target=target, model=cached_model())
 
@@ -213,7 +213,7 @@ def explain_case(ref: CaseRef, description: str, analysis, method: str = "gradca
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _faithfulness(digest: str, description: str, method: str, target: str, _analysis_obj, _explanation_obj):
-    from .explanations import faithfulness
+    from gaitlab.explanations import faithfulness
 
     return faithfulness(_analysis_obj, _explanation_obj, model=cached_model())
 
@@ -224,7 +224,7 @@ def faithfulness_case(ref: CaseRef, description: str, analysis, explanation):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _note_ablation(digest: str, description: str, extra_notes: tuple[str, ...], _analysis_obj):
-    from .ablation import note_ablation
+    from gaitlab.ablation import note_ablation
 
     return note_ablation(_analysis_obj, list(extra_notes), model=cached_model())
 
@@ -236,7 +236,7 @@ def note_ablation_case(ref: CaseRef, description: str, analysis, extra_notes: tu
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _word_attribution(digest: str, description: str, target: str, _analysis_obj):
-    from .ablation import word_attribution
+    from gaitlab.ablation import word_attribution
 
     return word_attribution(_analysis_obj, target=target, model=cached_model())
 
@@ -248,7 +248,7 @@ def word_attribution_case(ref: CaseRef, description: str, analysis, target: str)
 
 def card_faithfulness() -> str | None:
     """The held-out faithfulness figure recorded in the model card, as one sentence."""
-    from .weights import read_card
+    from gaitlab.weights import read_card
 
     f = read_card().get("faithfulness")
     if not f:
@@ -267,7 +267,7 @@ def data_root() -> Path:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _cohort(key: tuple, workers: int, _items, _progress=None):
-    from .cohort import run_items
+    from gaitlab.cohort.run import run_items
 
     return run_items(list(_items), workers=workers, progress=_progress)
 
@@ -284,7 +284,7 @@ def cohort_table(items, key: tuple, workers: int = 1):
 
 def cohort_from_uploads(uploads, cohort: str, workers: int = 1):
     """Analyse uploaded files as one cohort; the files live in a private temp dir meanwhile."""
-    from .cohort import CohortItem
+    from gaitlab.cohort.run import CohortItem
 
     if len(uploads) > MAX_COHORT_FILES:
         raise InputError(f"{len(uploads):,} files were uploaded; one cohort run takes at most "
@@ -324,7 +324,7 @@ def confine_items(items, root: Path) -> None:
 def cohort_from_source(source: Path, workers: int = 1, root: Path | None = None):
     """Analyse a server-side folder or manifest (already confined by the caller); every case it
     lists must also lie under `root` (default `data_root()`)."""
-    from .cohort import collect_inputs
+    from gaitlab.cohort.run import collect_inputs
 
     items = collect_inputs(source)
     if root is None:  # the bundled demo cohort lives with the package, wherever the data root is

@@ -257,8 +257,8 @@ def bench_weights(weights: str | None, cache: Path, report: BenchReport) -> str:
 
     Speed and memory do not depend on the weight values, only on the architecture.
     """
-    from .errors import WeightsError
-    from .weights import default_weights, load_model, save_weights
+    from gaitlab.errors import WeightsError
+    from gaitlab.weights import default_weights, load_model, save_weights
 
     path = weights or str(default_weights())
     try:
@@ -268,7 +268,7 @@ def bench_weights(weights: str | None, cache: Path, report: BenchReport) -> str:
     except WeightsError as exc:
         if weights:
             raise
-        from .model import gait_student
+        from gaitlab.model import gait_student
 
         fallback = cache / "random_student.safetensors"
         if not fallback.is_file():
@@ -286,7 +286,7 @@ def bench_weights(weights: str | None, cache: Path, report: BenchReport) -> str:
 def pacing_keypoints(spec: VideoSpec) -> np.ndarray:
     """Keypoints [T, 33, 4] of a person pacing back and forth across the frame for the whole
     video (a straight walk would leave the frame after a few seconds)."""
-    from .walker import WalkerParams, walk_keypoints
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
     aspect = spec.width / spec.height
     rng = np.random.default_rng(spec.variant)
@@ -327,7 +327,7 @@ def render_plain_video(path: Path, spec: VideoSpec) -> None:
     """
     import cv2
 
-    from .render import RenderStyle, body_height, body_shapes, draw_body
+    from gaitlab.pipeline.render import RenderStyle, body_height, body_shapes, draw_body
 
     seq = pacing_keypoints(spec)
     pts = seq[..., :2].astype(np.float64) * [spec.width, spec.height]
@@ -365,10 +365,10 @@ def bench_model(cfg: BenchConfig, weights: str, report: BenchReport) -> None:
     """Forward pass and Grad-CAM, shipped student vs seed student, interleaved."""
     import torch
 
-    from .constants import CHANNELS, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE
-    from .explanations import gradcam_map, private_copy
-    from .inference import get_model
-    from .model import count_parameters, seed_student
+    from gaitlab.constants import CHANNELS, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE
+    from gaitlab.explanations import gradcam_map, private_copy
+    from gaitlab.inference import get_model
+    from gaitlab.model import count_parameters, seed_student
 
     torch.manual_seed(0)
     student, seed = get_model(weights), seed_student().eval()
@@ -419,7 +419,7 @@ def decode_all(path: Path) -> int:
 
 def bench_video(cfg: BenchConfig, weights: str, cache: Path, report: BenchReport) -> None:
     """`analyze` (model loaded) vs a plain decode of the same video, interleaved."""
-    from .inference import analyze, get_model
+    from gaitlab.inference import analyze, get_model
 
     path = cached_video(cfg.short, cache)
     model = get_model(weights)
@@ -517,7 +517,7 @@ def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: BenchRepor
     """
     from distributed import LocalCluster
 
-    from .cohort import collect_inputs, execute_items, shutdown_pool
+    from gaitlab.cohort.run import collect_inputs, execute_items, shutdown_pool
 
     _log(f"cohort: preparing {cfg.cohort_cases} videos of {cfg.cohort_video.describe()}")
     items = collect_inputs(cohort_folder(cfg, cache))

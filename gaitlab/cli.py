@@ -9,12 +9,12 @@ import json
 import sys
 from pathlib import Path
 
-from .constants import CLASSES, DISPLAY_NAMES, NOTICE
-from .errors import InputError, WeightsError
+from gaitlab.constants import CLASSES, DISPLAY_NAMES, NOTICE
+from gaitlab.errors import InputError, WeightsError
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from .inference import analyze, get_model
+    from gaitlab.inference import analyze, get_model
 
     result = analyze(args.path, args.description, model=get_model(args.weights))
     if args.json:
@@ -32,8 +32,8 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .explanations import METHODS, explain, faithfulness, write_explanation
-    from .inference import analyze, get_model
+    from gaitlab.explanations import METHODS, explain, faithfulness, write_explanation
+    from gaitlab.inference import analyze, get_model
 
     if args.target is not None and args.target not in CLASSES:
         raise InputError(f"--target must be one of {', '.join(CLASSES)}, not {args.target!r}.")
@@ -53,7 +53,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _cohort(args: argparse.Namespace) -> int:
-    from .cohort import CohortAborted, collect_inputs, execute_items
+    from gaitlab.cohort.run import CohortAborted, collect_inputs, execute_items
 
     if args.scheduler and args.workers is not None:
         raise InputError("Give --workers (local processes) or --scheduler (a Dask cluster), not both.")
@@ -79,7 +79,7 @@ def _cohort(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench_cli
+    from gaitlab.bench import run_bench_cli
 
     return run_bench_cli(args)
 
@@ -130,10 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=_cohort)
 
-    from .bench import add_bench_arguments
-    from .evaluate import add_evaluate_arguments, run_evaluate
-    from .simulator import add_simulate_arguments, run_simulate
-    from .train import add_train_arguments, run_train
+    from gaitlab.bench import add_bench_arguments
+    from gaitlab.training.evaluate import add_evaluate_arguments, run_evaluate
+    from gaitlab.synth.simulator import add_simulate_arguments, run_simulate
+    from gaitlab.training.train import add_train_arguments, run_train
 
     _add_command(sub, "simulate", "write a simulated walk (a class preset, adjustable) as .mp4 or .csv",
                  add_simulate_arguments, run_simulate)

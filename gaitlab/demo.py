@@ -10,8 +10,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .walker import WalkerParams, walk_keypoints, write_keypoint_csv
-from .walker_video import render_walk_video
+from gaitlab.synth.walker import WalkerParams, walk_keypoints, write_keypoint_csv
+from gaitlab.synth.walker_video import render_walk_video
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_cases"
 MANIFEST = DEMO_DIR / "manifest.csv"

@@ -27,10 +27,10 @@ import torch.nn.functional as F
 from captum.attr import GuidedGradCam, IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
 from torch import Tensor, nn
 
-from .clips import blank_clip
-from .constants import CLASSES, FRAME_SIZE
-from .inference import BATCH, Analysis, get_model
-from .inference import calibrated_probabilities as probabilities
+from gaitlab.pipeline.clips import blank_clip
+from gaitlab.constants import CLASSES, FRAME_SIZE
+from gaitlab.inference import BATCH, Analysis, get_model
+from gaitlab.inference import calibrated_probabilities as probabilities
 
 OVERLAY_ALPHA = 0.45  # heat-map weight in the blend: strong enough to read, frame still visible
 IG_STEPS = 24  # integrated-gradient steps: enough for a stable map, a few s on two CPU cores

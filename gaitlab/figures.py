@@ -13,12 +13,12 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from . import cohort_stats
-from .constants import CLASSES, CLIP_FRAMES, DISPLAY_NAMES
+from gaitlab.cohort import statistics as cohort_stats
+from gaitlab.constants import CLASSES, CLIP_FRAMES, DISPLAY_NAMES
 
 if TYPE_CHECKING:  # only for hints: importing these pulls in torch and captum
-    from .ablation import NoteAblation
-    from .inference import Analysis
+    from gaitlab.ablation import NoteAblation
+    from gaitlab.inference import Analysis
 
 # Families share a hue, severity darkens it: green normal, oranges knee OA, blues Parkinson's,
 # purple/grey disabled gait.

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .clips import ClipSpan, plan_clips, to_model_input
-from .constants import (
+from gaitlab.pipeline.clips import ClipSpan, plan_clips, to_model_input
+from gaitlab.constants import (
     CLASSES,
     CLIP_FRAMES,
     CLIP_SECONDS,
@@ -26,9 +26,9 @@ from .constants import (
     SUPPORTED_EXTENSIONS,
     VIDEO_EXTENSIONS,
 )
-from .errors import InputError, check_input_file
-from .text import embed_note, note_text
-from .weights import default_weights, load_model
+from gaitlab.errors import InputError, check_input_file
+from gaitlab.text import embed_note, note_text
+from gaitlab.weights import default_weights, load_model
 
 # A clip counts as showing the person when at least this many of its 8 frames do.
 MIN_PERSON_FRAMES = 6
@@ -126,8 +126,8 @@ def check_input_path(path: str | Path) -> Path:
 
 def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
     """Silhouette clips of a video: clips of about one gait cycle spread over the walk."""
-    from .silhouette import extract_silhouettes
-    from .video import probe_video
+    from gaitlab.pipeline.silhouette import extract_silhouettes
+    from gaitlab.pipeline.video import probe_video
 
     info = probe_video(path)
     span = CLIP_SECONDS * info.fps
@@ -155,8 +155,8 @@ def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
 
 def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
     """Rendered silhouette clips of a keypoint sequence [T, 33, 4] (NaN rows = no detection)."""
-    from .dataset import keypoint_clips
-    from .keypoints import fill_gaps
+    from gaitlab.training.dataset import keypoint_clips
+    from gaitlab.pipeline.keypoints import fill_gaps
 
     seq = fill_gaps(raw)
     warnings = []
@@ -176,7 +176,7 @@ def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
 
 def keypoint_file_clips(path: Path) -> CaseClips:
     """Rendered silhouette clips of a MediaPipe keypoint CSV."""
-    from .keypoints import load_keypoint_csv
+    from gaitlab.pipeline.keypoints import load_keypoint_csv
 
     return keypoint_sequence_clips(load_keypoint_csv(path))
 

@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .constants import CHANNELS, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE, NUM_CLASSES
+from gaitlab.constants import CHANNELS, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE, NUM_CLASSES
 
 
 class Conv2Plus1d(nn.Sequential):

@@ -14,8 +14,8 @@ import zlib
 
 import numpy as np
 
-from .constants import EMBED_DIM, MAX_NOTE_CHARS
-from .errors import InputError
+from gaitlab.constants import EMBED_DIM, MAX_NOTE_CHARS
+from gaitlab.errors import InputError
 
 NAME = "hashed-ngrams-v1"
 # Word n-grams carry meaning; character n-grams make spelling variants and inflections

@@ -17,9 +17,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .constants import CLASSES
-from .errors import WeightsError
-from .model import build
+from gaitlab.constants import CLASSES
+from gaitlab.errors import WeightsError
+from gaitlab.model import build
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "gaitlab_student.safetensors"

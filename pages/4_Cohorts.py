@@ -1,8 +1,10 @@
 """Cohorts: many cases analysed together, compared by cohort."""
 import streamlit as st
 
-from gaitlab import app, cohort_stats, figures
-from gaitlab.cohort import confined_path, default_workers
+from gaitlab import app
+from gaitlab.cohort import statistics as cohort_stats
+from gaitlab import figures
+from gaitlab.cohort.run import confined_path, default_workers
 from gaitlab.demo import MANIFEST
 from gaitlab.errors import InputError
 

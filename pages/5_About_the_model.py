@@ -2,7 +2,7 @@
 import streamlit as st
 
 from gaitlab import app, figures
-from gaitlab.model_card import confusion_frame, cross_validation_frame, headline_metrics, metrics_table, render_markdown
+from gaitlab.training.model_card import confusion_frame, cross_validation_frame, headline_metrics, metrics_table, render_markdown
 from gaitlab.weights import read_card
 
 app.page_header("About the model", "The shipped model's card: data, evaluation protocol, figures, "

@@ -5,10 +5,10 @@ import numpy as np
 import streamlit as st
 
 from gaitlab import app, figures
-from gaitlab import simulator as sim
+from gaitlab.synth import simulator as sim
 from gaitlab.constants import CLASSES
 from gaitlab.errors import WeightsError
-from gaitlab.walker import WalkerParams
+from gaitlab.synth.walker import WalkerParams
 
 SOURCE_NAMES = {"keypoints": "Keypoints (the model's training domain; no aid visible)",
                 "device": "Keypoint silhouettes with the walking aid drawn",

@@ -24,8 +24,8 @@ def random_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def walker_video(tmp_path_factory) -> Path:
     """A 3-second 320x240 video of one generated walker."""
-    from gaitlab.walker import WalkerParams, walk_keypoints
-    from gaitlab.walker_video import render_walk_video
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
+    from gaitlab.synth.walker_video import render_walk_video
 
     path = tmp_path_factory.mktemp("cases") / "walker.mp4"
     seq = walk_keypoints(WalkerParams(), n_frames=90, fps=30.0, aspect=320 / 240)
@@ -36,7 +36,7 @@ def walker_video(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def walker_csv(tmp_path_factory) -> Path:
     """A MediaPipe-layout keypoint CSV of one generated walker (with a misleading label column)."""
-    from gaitlab.walker import WalkerParams, walk_keypoints, write_keypoint_csv
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints, write_keypoint_csv
 
     path = tmp_path_factory.mktemp("cases") / "walker.csv"
     seq = walk_keypoints(WalkerParams(), n_frames=120, fps=30.0)
@@ -47,8 +47,8 @@ def walker_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def two_walkers_video(tmp_path_factory) -> Path:
     """Two people walking in opposite directions in one video."""
-    from gaitlab.walker import WalkerParams, walk_keypoints
-    from gaitlab.walker_video import render_walk_video
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
+    from gaitlab.synth.walker_video import render_walk_video
 
     path = tmp_path_factory.mktemp("cases") / "two_walkers.mp4"
     a = walk_keypoints(WalkerParams(start_x=0.1, direction=1), n_frames=90, fps=30.0, aspect=4 / 3)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from gaitlab.constants import CLASSES
-from gaitlab.cohort import COLUMNS
+from gaitlab.cohort.run import COLUMNS
 
-from gaitlab.dataset import DEFAULT_DATA_DIR as SHARED_DATA
+from gaitlab.training.dataset import DEFAULT_DATA_DIR as SHARED_DATA
 
 
 def run(*args, weights=None):
@@ -67,8 +67,8 @@ def _truncated(src, dst, keep):
 
 
 def _short_video(path):
-    from gaitlab.walker import WalkerParams, walk_keypoints
-    from gaitlab.walker_video import render_walk_video
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
+    from gaitlab.synth.walker_video import render_walk_video
 
     render_walk_video(path, [walk_keypoints(WalkerParams(), n_frames=5)], width=160, height=120)
     return path

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from gaitlab.clips import clip_indices, estimate_cycle_frames, from_model_input, plan_clips, to_model_input
+from gaitlab.pipeline.clips import clip_indices, estimate_cycle_frames, from_model_input, plan_clips, to_model_input
 from gaitlab.constants import CLIP_FRAMES, MAX_CLIPS
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import gaitlab.cohort as cohort
-from gaitlab.cohort import (
+import gaitlab.cohort.run as cohort
+from gaitlab.cohort.run import (
     COLUMNS,
     NUMERIC_COLUMNS,
     CohortAborted,

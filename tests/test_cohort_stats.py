@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
 
-from gaitlab import cohort_stats
-from gaitlab.cohort import COLUMNS
+from gaitlab.cohort import statistics as cohort_stats
+from gaitlab.cohort.run import COLUMNS
 from gaitlab.constants import CLASSES
 
 

@@ -25,8 +25,8 @@ THREADS = 8
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory) -> list[tuple[Path, str]]:
     """Eight small, different cases: four videos and four keypoint CSVs, each with its note."""
-    from gaitlab.walker import WalkerParams, walk_keypoints, write_keypoint_csv
-    from gaitlab.walker_video import render_walk_video
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints, write_keypoint_csv
+    from gaitlab.synth.walker_video import render_walk_video
 
     folder = tmp_path_factory.mktemp("concurrent")
     variants = [

@@ -96,8 +96,8 @@ def _analyze(path: Path, weights: Path) -> Outcome:
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory, random_weights) -> dict[tuple[str, str], Outcome]:
     """Every mutant of every format, analysed in subprocesses two at a time."""
-    from gaitlab.walker import WalkerParams, walk_keypoints
-    from gaitlab.walker_video import render_walk_video
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
+    from gaitlab.synth.walker_video import render_walk_video
 
     folder = tmp_path_factory.mktemp("corrupt")
     seq = walk_keypoints(WalkerParams(), n_frames=75, fps=25.0, aspect=320 / 240)

@@ -1,4 +1,4 @@
-"""gaitlab.dataset: loading, subject-grouped folds, clip sampling (fast; real data optional)."""
+"""gaitlab.training.dataset: loading, subject-grouped folds, clip sampling (fast; real data optional)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gaitlab.constants import CLASSES, CLIP_FRAMES, FRAME_SIZE
-from gaitlab.dataset import (
+from gaitlab.training.dataset import (
     DEFAULT_DATA_DIR, GaitData, TrainingClips, class_balanced_weights, keypoint_clips, load_gait_data,
     source_aspect, subject_folds, training_clip_indices,
 )

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from gaitlab.walker import WalkerParams, walk_keypoints
+from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 
 def _shared_format_folder(path):

@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from gaitlab.clips import to_model_input
+from gaitlab.pipeline.clips import to_model_input
 from gaitlab.constants import CLASSES, FRAME_SIZE
 from gaitlab.inference import Analysis
-from gaitlab.render import render_silhouettes
+from gaitlab.pipeline.render import render_silhouettes
 from gaitlab.text import embed_note
-from gaitlab.walker import WalkerParams, walk_keypoints
+from gaitlab.synth.walker import WalkerParams, walk_keypoints
 from gaitlab.weights import load_model
 
 from gaitlab import explanations as ex

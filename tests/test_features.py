@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaitlab.features import FEATURES, FeatureBaseline, LengthBaseline, cross_validate, gait_features, mirror
-from gaitlab.walker import WalkerParams, walk_keypoints
+from gaitlab.pipeline.features import FEATURES, FeatureBaseline, LengthBaseline, cross_validate, gait_features, mirror
+from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 # Features that a clean, regular walker pins down tightly (stance and step-timing proxies are
 # noisier: the walker's feet slide a little and a short walk has few steps).
@@ -64,7 +64,7 @@ def test_features_survive_detection_gaps():
 def _toy_data(n_subjects: int = 12) -> object:
     """A GaitData-like object: two classes (upright vs stooped), two walks per subject,
     of deliberately equal length distribution so length cannot tell them apart."""
-    from gaitlab.dataset import GaitData
+    from gaitlab.training.dataset import GaitData
 
     rng = np.random.default_rng(0)
     rows, seqs = [], {}
@@ -81,7 +81,7 @@ def _toy_data(n_subjects: int = 12) -> object:
 
 
 def test_feature_baseline_and_cross_validation_protocol():
-    from gaitlab.dataset import subject_folds
+    from gaitlab.training.dataset import subject_folds
 
     data = _toy_data()
     folds = subject_folds(data.meta, 3, seed=0)

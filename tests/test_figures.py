@@ -6,9 +6,10 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from gaitlab import cohort_stats, figures
+from gaitlab.cohort import statistics as cohort_stats
+from gaitlab import figures
 from gaitlab.ablation import TABLE_COLUMNS, NoteAblation
-from gaitlab.cohort import COLUMNS
+from gaitlab.cohort.run import COLUMNS
 from gaitlab.constants import CLASSES, DISPLAY_NAMES
 from gaitlab.inference import Analysis, ClipResult
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from gaitlab.constants import FRAME_SIZE, PERSON_HEIGHT_FRACTION
-from gaitlab.framing import framing_for_boxes, place
+from gaitlab.pipeline.framing import framing_for_boxes, place
 
 
 def test_fixed_height_scale_and_centering():

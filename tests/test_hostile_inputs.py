@@ -22,13 +22,13 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gaitlab.cohort import CohortItem, read_manifest
+from gaitlab.cohort.run import CohortItem, read_manifest
 from gaitlab.constants import CLASSES, CLIP_FRAMES, EMBED_DIM, MAX_NOTE_CHARS, NUM_LANDMARKS
 from gaitlab.errors import InputError
 from gaitlab.inference import keypoint_file_clips, note_embedding, score_case
-from gaitlab.keypoints import LANDMARK_COLUMNS, detected_frames, load_keypoint_csv
+from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS, detected_frames, load_keypoint_csv
 from gaitlab.text import embed_note
-from gaitlab.walker import WalkerParams, walk_keypoints
+from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 BOM = "\ufeff"
 # Text with every code point, lone surrogates included (they cannot even be encoded as UTF-8).

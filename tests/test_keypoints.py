@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gaitlab.clips import estimate_cycle_frames
+from gaitlab.pipeline.clips import estimate_cycle_frames
 from gaitlab.constants import CLIP_FRAMES
 from gaitlab.errors import InputError
-from gaitlab.keypoints import (
+from gaitlab.pipeline.keypoints import (
     LANDMARK_COLUMNS,
     estimate_aspect,
     fill_gaps,
@@ -17,7 +17,7 @@ from gaitlab.keypoints import (
     load_npz_sequences,
     step_signal,
 )
-from gaitlab.walker import WalkerParams, walk_keypoints, write_keypoint_csv
+from gaitlab.synth.walker import WalkerParams, walk_keypoints, write_keypoint_csv
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gait-keypoints"
 

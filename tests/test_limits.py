@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gaitlab import app
-from gaitlab.cohort import collect_inputs, confined_path
+from gaitlab.cohort.run import collect_inputs, confined_path
 from gaitlab.constants import (
     LONG_VIDEO_SECONDS,
     MAX_COHORT_FILES,
@@ -28,8 +28,8 @@ from gaitlab.constants import (
 )
 from gaitlab.errors import InputError
 from gaitlab.inference import analyze, get_model, note_embedding
-from gaitlab.keypoints import LANDMARK_COLUMNS, load_keypoint_csv
-from gaitlab.video import probe_video
+from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS, load_keypoint_csv
+from gaitlab.pipeline.video import probe_video
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(300)
@@ -117,7 +117,7 @@ def test_video_beyond_the_hard_cap_is_refused(tmp_path):
 
 # --- Resolution ----------------------------------------------------------------------------------
 def test_4k_is_downscaled_on_arrival(tmp_path, model, monkeypatch):
-    from gaitlab import silhouette
+    from gaitlab.pipeline import silhouette
 
     path = write_video(tmp_path / "uhd.avi", n=12, w=3840, h=2160, fps=25.0)
     shapes = []
@@ -155,7 +155,7 @@ def test_tiny_frames_are_refused(tmp_path):
 
 # --- Keypoint file length -----------------------------------------------------------------------
 def test_keypoint_file_beyond_the_frame_limit_is_refused(tmp_path, monkeypatch):
-    from gaitlab import keypoints
+    from gaitlab.pipeline import keypoints
 
     monkeypatch.setattr(keypoints, "MAX_KEYPOINT_FRAMES", 50)  # the real limit is 108 000 rows
     path = tmp_path / "long.csv"
@@ -243,7 +243,7 @@ def test_upload_temp_dir_removed_after_a_failed_app_analysis(tmp_path, monkeypat
 
 
 def test_cohort_upload_temp_dir_removed_when_the_run_fails(tmp_path, monkeypatch):
-    from gaitlab import cohort
+    from gaitlab.cohort import run as cohort
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()

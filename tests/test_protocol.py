@@ -1,4 +1,4 @@
-"""gaitlab.protocol: temperature fitting, fold summaries, and a tiny run of the whole protocol."""
+"""gaitlab.training.protocol: temperature fitting, fold summaries, and a tiny run of the whole protocol."""
 from __future__ import annotations
 
 import json
@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from gaitlab.model_card import cross_validation_lines
-from gaitlab.protocol import (card_section, fit_temperature, matching_protocol, run_protocol, summarise,
+from gaitlab.training.model_card import cross_validation_lines
+from gaitlab.training.protocol import (card_section, fit_temperature, matching_protocol, run_protocol, summarise,
                               video_probabilities, weak_spots)
-from gaitlab.train import TrainConfig, classification_metrics
+from gaitlab.training.train import TrainConfig, classification_metrics
 from tests.test_train import walker_data
 
 

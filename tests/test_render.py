@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from gaitlab.constants import FRAME_SIZE, PERSON_HEIGHT_FRACTION
-from gaitlab.framing import framing_for_boxes
-from gaitlab.render import RenderStyle, person_boxes, render_silhouettes
-from gaitlab.walker import WalkerParams, walk_keypoints
+from gaitlab.pipeline.framing import framing_for_boxes
+from gaitlab.pipeline.render import RenderStyle, person_boxes, render_silhouettes
+from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 ASPECT = 16 / 9
 CLIP = np.linspace(0, 35, 8).astype(int)

@@ -8,19 +8,19 @@ import cv2
 import numpy as np
 import pytest
 
-import gaitlab.silhouette as silhouette
+import gaitlab.pipeline.silhouette as silhouette
 from gaitlab.constants import BACKGROUND_SAMPLES, FRAME_SIZE
-from gaitlab.framing import place
-from gaitlab.silhouette import (
+from gaitlab.pipeline.framing import place
+from gaitlab.pipeline.silhouette import (
     WARN_CAMERA_MOVING,
     WARN_MISSING_FRAMES,
     WARN_NO_PERSON,
     WARN_SEVERAL_PEOPLE,
     extract_silhouettes,
 )
-from gaitlab.video import probe_video
-from gaitlab.walker import WalkerParams, walk_keypoints
-from gaitlab.walker_video import render_walk_video
+from gaitlab.pipeline.video import probe_video
+from gaitlab.synth.walker import WalkerParams, walk_keypoints
+from gaitlab.synth.walker_video import render_walk_video
 
 pytestmark = pytest.mark.timeout(60)
 

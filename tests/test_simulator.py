@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from gaitlab import simulator as sim
+from gaitlab.synth import simulator as sim
 from gaitlab.constants import CLASSES
-from gaitlab.keypoints import load_keypoint_csv
-from gaitlab.walker_video import render_walk_video
+from gaitlab.pipeline.keypoints import load_keypoint_csv
+from gaitlab.synth.walker_video import render_walk_video
 
 FPS = sim.FPS
 

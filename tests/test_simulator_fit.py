@@ -7,10 +7,10 @@ import warnings
 
 import pytest
 
-from gaitlab import simulator as sim
-from gaitlab import simulator_fit
+from gaitlab.synth import simulator as sim
+from gaitlab.synth import presets as simulator_fit
 from gaitlab.constants import CLASSES
-from gaitlab.dataset import DEFAULT_DATA_DIR
+from gaitlab.training.dataset import DEFAULT_DATA_DIR
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_side_presets_reproduce_their_real_medians(features):
 
 @pytest.mark.skipif(not (DEFAULT_DATA_DIR / "keypoints.npz").is_file(), reason="needs ../shared/data/gait-keypoints")
 def test_fit_reproduces_the_stored_presets():
-    from gaitlab.dataset import load_gait_data
+    from gaitlab.training.dataset import load_gait_data
 
     fit = simulator_fit.fit_presets(load_gait_data())
     for name in CLASSES:
@@ -59,9 +59,9 @@ def test_fit_and_report_commands_dispatch(monkeypatch):
     simulator_fit.main(["fit"])
     simulator_fit.main(["report"])
     simulator_fit.main(["report", "w.safetensors"])
-    # The older `python -m gaitlab.simulator fit | report [WEIGHTS]` still runs the same.
+    # The older `python -m gaitlab.synth.simulator fit | report [WEIGHTS]` still runs the same.
     monkeypatch.setattr(sys, "argv", ["simulator", "report", "x.safetensors"])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # runpy: gaitlab.simulator is already imported
-        runpy.run_module("gaitlab.simulator", run_name="__main__")
+        warnings.simplefilter("ignore", RuntimeWarning)  # runpy: gaitlab.synth.simulator is already imported
+        runpy.run_module("gaitlab.synth.simulator", run_name="__main__")
     assert calls == ["fit", ("report", None), ("report", "w.safetensors"), ("report", "x.safetensors")]

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from gaitlab.features import mirror
-from gaitlab.teacher import N_FEATURES, TeacherConfig, TemporalConvNet, keypoint_features, teacher_soft_targets, train_teacher
-from gaitlab.walker import WalkerParams, walk_keypoints
+from gaitlab.pipeline.features import mirror
+from gaitlab.training.teacher import N_FEATURES, TeacherConfig, TemporalConvNet, keypoint_features, teacher_soft_targets, train_teacher
+from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 NORMAL, STOOPED = 0, 5  # class ids used for the two generated groups
 

@@ -1,4 +1,4 @@
-"""gaitlab.train: metrics, the loss, a few training steps on generated walkers, saving (fast)."""
+"""gaitlab.training.train: metrics, the loss, a few training steps on generated walkers, saving (fast)."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +11,8 @@ import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
 from gaitlab.constants import CLASSES
-from gaitlab.dataset import GaitData
-from gaitlab.train import (
+from gaitlab.training.dataset import GaitData
+from gaitlab.training.train import (
     TrainConfig, add_train_arguments, build_card, classification_metrics, evaluate_student,
     expected_calibration_error, run_train, student_loss, train_distillation_teacher, train_student,
 )
@@ -30,7 +30,7 @@ def walker_sequence(label: str, seed: int, n_frames: int = 90) -> np.ndarray:
     """[n_frames, 33, 4] keypoints of one generated walker of class `label`."""
     rng = np.random.default_rng(seed)
     try:
-        from gaitlab.walker import WalkerParams, walk_keypoints
+        from gaitlab.synth.walker import WalkerParams, walk_keypoints
     except ImportError:  # before the walker existed: a swaying stick figure stands in
         t = np.arange(n_frames)[:, None]
         seq = np.zeros((n_frames, 33, 4), np.float32)
@@ -172,7 +172,7 @@ def test_run_train_rejects_a_missing_folder(tmp_path, capsys):
 def test_distillation_runs_and_its_loss_falls(tmp_path):
     """--distill's path on generated walkers: a small teacher trained on the training rows only,
     its window soft targets fed to train_student, the loss falling, the card recording it all."""
-    from gaitlab.teacher import TeacherConfig
+    from gaitlab.training.teacher import TeacherConfig
 
     data = walker_data(3)
     train, val = np.arange(1, len(data.meta) - 1), np.array([0, len(data.meta) - 1])

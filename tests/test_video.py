@@ -12,7 +12,7 @@ import pytest
 
 from gaitlab.constants import CLIP_FRAMES
 from gaitlab.errors import InputError
-from gaitlab.video import FALLBACK_FPS, probe_video, read_frames, rotate_frame
+from gaitlab.pipeline.video import FALLBACK_FPS, probe_video, read_frames, rotate_frame
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitlab.keypoints import load_keypoint_csv, step_signal
-from gaitlab.walker import WalkerParams, walk_keypoints, write_keypoint_csv
+from gaitlab.pipeline.keypoints import load_keypoint_csv, step_signal
+from gaitlab.synth.walker import WalkerParams, walk_keypoints, write_keypoint_csv
 
 FPS = 30.0
 
@@ -148,7 +148,7 @@ def test_stance_asymmetry_shortens_the_affected_stance():
 
 
 def test_walking_frame_hands_stay_on_the_handles():
-    from gaitlab.walker import walk_with_device
+    from gaitlab.synth.walker import walk_with_device
 
     seq, frame = walk_with_device(WalkerParams(device="frame", step_length=0.25, speed=0.3, cadence=80,
                                                trunk_flexion=20), 120)

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gaitlab.walker import WalkerParams, walk_keypoints
-from gaitlab.walker_video import render_walk_video
+from gaitlab.synth.walker import WalkerParams, walk_keypoints
+from gaitlab.synth.walker_video import render_walk_video
 
 
 def _read_video(path) -> list[np.ndarray]:

@@ -17,10 +17,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .constants import BACKGROUND_SAMPLES, FRAME_SIZE, PROCESSING_LONG_SIDE
-from .errors import InputError
-from .framing import Framing, framing_for_boxes, place
-from .video import WARN_DAMAGED, VideoInfo, read_frames
+from gaitlab.constants import BACKGROUND_SAMPLES, FRAME_SIZE, PROCESSING_LONG_SIDE
+from gaitlab.errors import InputError
+from gaitlab.pipeline.framing import Framing, framing_for_boxes, place
+from gaitlab.pipeline.video import WARN_DAMAGED, VideoInfo, read_frames
 
 # --- Thresholds (processing resolution; shares are of the processing frame) ----------------
 # Weak threshold = NOISE_GAIN x noise + NOISE_FLOOR, clipped. The noise is the median

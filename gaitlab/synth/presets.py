@@ -1,14 +1,14 @@
-"""Fitting the simulator's presets (`gaitlab.simulator`) to the real data, and checking them.
+"""Fitting the simulator's presets (`gaitlab.synth.simulator`) to the real data, and checking them.
 
 `fit_presets` finds, per class, the `WalkerParams` whose simulated `gait_features`
 (`simulated_features`) best match that class's real medians (damped Gauss-Newton over the
 parameters `FIT_SPEC` names); its results are the tables `FITTED` and `REAL_MEDIANS` stored in
-`gaitlab.simulator`. `preset_report` checks how the model classifies the presets.
+`gaitlab.synth.simulator`. `preset_report` checks how the model classifies the presets.
 
-    python -m gaitlab.simulator_fit fit              # refit; print the tables to paste
-    python -m gaitlab.simulator_fit report [WEIGHTS] # presets and sweeps through the model
+    python -m gaitlab.synth.presets fit              # refit; print the tables to paste
+    python -m gaitlab.synth.presets report [WEIGHTS] # presets and sweeps through the model
 
-(`python -m gaitlab.simulator fit | report [WEIGHTS]` runs the same.)
+(`python -m gaitlab.synth.simulator fit | report [WEIGHTS]` runs the same.)
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from .constants import CLASSES
-from .simulator import PARAMETERS, PRESETS, SECONDS, _TEMPLATES, _consistent, classify, simulate, sweep
-from .walker import WalkerParams
+from gaitlab.constants import CLASSES
+from gaitlab.synth.simulator import PARAMETERS, PRESETS, SECONDS, _TEMPLATES, _consistent, classify, simulate, sweep
+from gaitlab.synth.walker import WalkerParams
 
 # Per camera: the fitted parameters, then the features they are fitted to, each "abs" (the
 # class median) or "excess" (median minus Normal's: real Normal asymmetries, ~0.1, are
@@ -50,7 +50,7 @@ def simulated_features(params: WalkerParams, seconds: float = 8.0) -> dict[str, 
 
 
 def _features(seq: np.ndarray) -> dict[str, float]:
-    from .features import gait_features
+    from gaitlab.pipeline.features import gait_features
 
     return gait_features(seq)
 
@@ -139,7 +139,7 @@ def preset_report(model, source: str = "keypoints", seconds: float = SECONDS) ->
 # --- Command line -------------------------------------------------------------------------
 def _print_fit() -> None:
     """Refit on the shared data and print the tables to paste over FITTED and REAL_MEDIANS."""
-    from .dataset import load_gait_data
+    from gaitlab.training.dataset import load_gait_data
 
     fit = fit_presets(load_gait_data())
     for table, key in (("FITTED", "params"), ("REAL_MEDIANS", "medians")):
@@ -154,7 +154,7 @@ def _print_fit() -> None:
 
 def _print_report(weights: str | None) -> None:
     """The issue's done-when check: presets as keypoints and as video, knee and trunk sweeps."""
-    from .inference import get_model
+    from gaitlab.inference import get_model
 
     model = get_model(weights)
     for source in ("keypoints", "video"):
@@ -175,5 +175,5 @@ def main(argv: list[str] | None = None) -> None:
         _print_fit()
 
 
-if __name__ == "__main__":  # python -m gaitlab.simulator_fit fit | report [WEIGHTS]
+if __name__ == "__main__":  # python -m gaitlab.synth.presets fit | report [WEIGHTS]
     main()

@@ -3,7 +3,7 @@
 Rendered silhouettes must look like those that background subtraction extracts from video
 (DESIGN.md, "Why silhouettes"), so the body is drawn with plausible volumes (tapered capsules
 for limbs, a torso, a head ellipse, feet, hands) and, for training, roughened by `RenderStyle`
-augmentations. Framing goes through `gaitlab.framing`, exactly like video silhouettes.
+augmentations. Framing goes through `gaitlab.pipeline.framing`, exactly like video silhouettes.
 
 Coordinates: keypoints are normalised (x in frame widths, y in frame heights). "Source pixels"
 put them on a virtual source frame 1000 px high and 1000*aspect px wide.
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .constants import FRAME_SIZE
-from .framing import framing_for_boxes
-from .keypoints import detected_frames, estimate_aspect
+from gaitlab.constants import FRAME_SIZE
+from gaitlab.pipeline.framing import framing_for_boxes
+from gaitlab.pipeline.keypoints import detected_frames, estimate_aspect
 
 SOURCE_HEIGHT = 1000.0  # height of the virtual source frame, pixels
 # (trunk + thigh + shank) length as a share of standing height (Winter's anthropometry);

@@ -1,13 +1,13 @@
 """What-if gait simulator for teaching: clinical parameters, fitted presets, predictions, sweeps.
 
-A simulated walk is a `WalkerParams` (`gaitlab.walker`): `PARAMETERS` gives each clinically
+A simulated walk is a `WalkerParams` (`gaitlab.synth.walker`): `PARAMETERS` gives each clinically
 meaningful field a label and range, `PRESETS` one walk per class fitted to that class's real
-statistics (the stored numbers; `gaitlab.simulator_fit` fits and checks them), `simulate` turns
+statistics (the stored numbers; `gaitlab.synth.presets` fits and checks them), `simulate` turns
 a walk into keypoints plus a walking-aid drawing, `classify` asks the model, `sweep` moves one
 parameter across its range. Speed, cadence and step length are kept consistent
 (speed = step length × cadence / 60).
 
-Where a walking aid shows (see `gaitlab.walker`): a keypoint CSV has no place for it (MediaPipe
+Where a walking aid shows (see `gaitlab.synth.walker`): a keypoint CSV has no place for it (MediaPipe
 layout: body landmarks only), so the `keypoints` source carries it only through posture; the
 `device` source renders the keypoint silhouettes and draws the aid on them with the same framing
 (what background subtraction of a real video would keep), and `video` writes pixels.
@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .constants import CLASSES, CLIP_FRAMES, DISPLAY_NAMES
-from .errors import InputError
-from .walker import DEVICES, SIDES, VIEWS, Device, WalkerParams, walk_with_device, write_keypoint_csv
-from .walker_video import render_walk_video
+from gaitlab.constants import CLASSES, CLIP_FRAMES, DISPLAY_NAMES
+from gaitlab.errors import InputError
+from gaitlab.synth.walker import DEVICES, SIDES, VIEWS, Device, WalkerParams, walk_with_device, write_keypoint_csv
+from gaitlab.synth.walker_video import render_walk_video
 
 FPS, SECONDS = 30.0, 6.0
 SOURCES = ("keypoints", "device", "video")  # what the model is shown; see the module docstring
@@ -91,8 +91,8 @@ _TEMPLATES: dict[str, dict[str, Any]] = {
     "Disabled_Assistive": {"view": "front", "device": "cane", "step_length": 0.3, "elbow_flexion": 25.0},
     "Disabled_NonAssistive": {"view": "front", "step_length": 0.35},
 }
-# FITTED and REAL_MEDIANS are printed by `python -m gaitlab.simulator fit` (`fit_presets` of
-# `gaitlab.simulator_fit` on ../shared/data/gait-keypoints, 216 videos): per class, the parameters
+# FITTED and REAL_MEDIANS are printed by `python -m gaitlab.synth.simulator fit` (`fit_presets` of
+# `gaitlab.synth.presets` on ../shared/data/gait-keypoints, 216 videos): per class, the parameters
 # whose simulated `gait_features` best match (damped Gauss-Newton, `FIT_SPEC`) the class medians below.
 FITTED: dict[str, dict[str, float]] = {
     'Normal': dict(step_length=0.443, knee_flexion=54.7, knee_extension=1.36, trunk_flexion=-2.77,
@@ -254,10 +254,10 @@ def preview_frames(params: WalkerParams, n: int = 8, seconds: float = SECONDS, s
 
 def device_silhouettes(seq: np.ndarray, device: Device | None, indices=None, aspect: float | None = None) -> np.ndarray:
     """`render.render_silhouettes` (plain style) with the walking aid drawn on, same framing."""
-    from .framing import framing_for_boxes
-    from .dataset import source_aspect
-    from .render import SOURCE_HEIGHT, body_height, body_shapes, render_silhouettes, shapes_boxes
-    from .walker_video import draw_device
+    from gaitlab.pipeline.framing import framing_for_boxes
+    from gaitlab.training.dataset import source_aspect
+    from gaitlab.pipeline.render import SOURCE_HEIGHT, body_height, body_shapes, render_silhouettes, shapes_boxes
+    from gaitlab.synth.walker_video import draw_device
 
     aspect = source_aspect(seq) if aspect is None else aspect
     indices = np.arange(len(seq)) if indices is None else np.asarray(indices, dtype=int)
@@ -275,10 +275,10 @@ def device_silhouettes(seq: np.ndarray, device: Device | None, indices=None, asp
 
 def _case(params: WalkerParams, source: str, seconds: float):
     """The walk as model-ready `CaseClips`, shown the model the way `source` says."""
-    from .clips import estimate_cycle_frames, plan_clips
-    from .dataset import source_aspect
-    from .inference import CaseClips, prepare_case
-    from .keypoints import step_signal
+    from gaitlab.pipeline.clips import estimate_cycle_frames, plan_clips
+    from gaitlab.training.dataset import source_aspect
+    from gaitlab.inference import CaseClips, prepare_case
+    from gaitlab.pipeline.keypoints import step_signal
 
     if source not in SOURCES:
         raise InputError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
@@ -295,7 +295,7 @@ def _case(params: WalkerParams, source: str, seconds: float):
 
 def classify(params: WalkerParams, model, source: str = "keypoints", seconds: float = SECONDS):
     """The model's `Analysis` of the simulated walk (no note)."""
-    from .inference import score_case
+    from gaitlab.inference import score_case
 
     return score_case(_case(params, source, seconds), "", model, name="simulated walk")
 
@@ -314,7 +314,7 @@ def sweep(preset_name: str | WalkerParams, parameter: str, values, model, source
 
 def sweep_figure(table: pd.DataFrame, parameter: str) -> go.Figure:
     """Lines: each class's probability against the swept parameter (class colours as `figures`)."""
-    from .figures import CLASS_COLORS
+    from gaitlab.figures import CLASS_COLORS
 
     label = PARAMETERS[parameter].label if parameter in PARAMETERS else parameter
     fig = go.Figure([go.Scatter(x=table[parameter], y=table[c], name=DISPLAY_NAMES[c], mode="lines+markers",
@@ -355,7 +355,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m gaitlab.simulator fit | report [WEIGHTS]: see `simulator_fit`
-    from .simulator_fit import main
+if __name__ == "__main__":  # python -m gaitlab.synth.simulator fit | report [WEIGHTS]: see `simulator_fit`
+    from gaitlab.synth.presets import main
 
     main()

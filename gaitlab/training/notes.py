@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import CLASSES
+from gaitlab.constants import CLASSES
 
 # Cue pools: phrases a referral or intake note might contain.
 CUES: dict[str, list[str]] = {

@@ -3,7 +3,7 @@
 `train_student` fits a model on subject-grouped training rows of a `GaitData`;
 `evaluate_student` scores it per video (video-only and with a note); `run_train` is the
 `python -m gaitlab train` command, which also writes the weights and their model card. With
-`--distill` it first trains the keypoint teacher (`gaitlab.teacher`) on the same training rows
+`--distill` it first trains the keypoint teacher (`gaitlab.training.teacher`) on the same training rows
 and distils its soft targets into the student (`train_distillation_teacher`).
 """
 from __future__ import annotations
@@ -26,15 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from . import text
-from .inference import clip_probabilities
-from .constants import CLASSES, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES
-from .dataset import (ASPECT_JITTER, DATASET_NAME, DEFAULT_DATA_DIR, SPAN_JITTER, GaitData, TrainingClips,
+from gaitlab import text
+from gaitlab.inference import clip_probabilities
+from gaitlab.constants import CLASSES, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES
+from gaitlab.training.dataset import (ASPECT_JITTER, DATASET_NAME, DEFAULT_DATA_DIR, SPAN_JITTER, GaitData, TrainingClips,
                       load_gait_data, subject_folds)
-from .errors import InputError
-from .model import build, count_flops, count_parameters
-from .notes import DEFAULT_DROP_RATE, make_note
-from .weights import DEFAULT_WEIGHTS, save_weights
+from gaitlab.errors import InputError
+from gaitlab.model import build, count_flops, count_parameters
+from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note
+from gaitlab.weights import DEFAULT_WEIGHTS, save_weights
 
 # teacher_probs(rows [B], indices [B, 8]) → soft targets [B, 9]: the teacher's class
 # probabilities (already at `TrainConfig.temperature`) for the same video moments.
@@ -266,7 +266,7 @@ def train_distillation_teacher(data: GaitData, train_idx: np.ndarray, val_idx: n
     them than on new walkers; the temperature (≥ 2 recommended) is what softens them.
     `teacher_config` is a `teacher.TeacherConfig`; its default takes `config.seed`.
     """
-    from .teacher import TeacherConfig, teacher_soft_targets, train_teacher  # teacher imports this module
+    from gaitlab.training.teacher import TeacherConfig, teacher_soft_targets, train_teacher  # teacher imports this module
 
     if not config.temperature > 0:
         raise InputError(f"the teacher temperature must be > 0, not {config.temperature}.")
@@ -378,7 +378,7 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
             "subjects": int(data.meta["subject_id"].nunique()),
             "dropped_videos": data.dropped.to_dict(orient="records"), "train": _split_counts(data, train_idx),
             "sources": [KOA_PD_NM_CITATION, "disabled-gait set (Disabled_Assistive, Disabled_NonAssistive)"],
-            "notes": "synthetic clinical notes (gaitlab.notes), never naming the diagnosis; "
+            "notes": "synthetic clinical notes (gaitlab.training.notes), never naming the diagnosis; "
                      f"dropped for {config.note_drop_rate:.0%} of training samples",
         },
         "protocol": {
@@ -452,7 +452,7 @@ def run_train(args: argparse.Namespace) -> int:
         _print_metrics(kind, result.metrics[kind])
     card = build_card(data, config, result, train_idx, val_idx, distillation)
     if config.val_fold < 0:
-        from .protocol import attach_to_card  # the protocol imports this module
+        from gaitlab.training.protocol import attach_to_card  # the protocol imports this module
 
         attach_to_card(card, config, distill)
     save_weights(result.model, card, args.out)

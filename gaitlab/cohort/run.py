@@ -44,8 +44,8 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from .constants import CLASSES, MAX_COHORT_FILES, SUPPORTED_EXTENSIONS
-from .errors import InputError, WeightsError
+from gaitlab.constants import CLASSES, MAX_COHORT_FILES, SUPPORTED_EXTENSIONS
+from gaitlab.errors import InputError, WeightsError
 
 COLUMNS: list[str] = (
     ["path", "cohort", "label", "predicted", "confidence"]
@@ -180,7 +180,7 @@ def analyze_item(item: CohortItem, weights: str | None = None) -> dict[str, obje
     Unexpected failures become error rows too (marked "internal error"): in a run of
     thousands of files, one odd file must not stop the rest.
     """
-    from .inference import analyze
+    from gaitlab.inference import analyze
 
     row = empty_row(item)
     try:
@@ -218,7 +218,7 @@ def worker_model(weights: str | None = None):
     id unique). Their count, which `process_stats` reports, is 1 per worker when the cache
     works; a model loaded per file would show up as one more per case.
     """
-    from .inference import get_model
+    from gaitlab.inference import get_model
 
     model = get_model(weights)
     _PROCESS.models.setdefault(id(model), model)
@@ -338,7 +338,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         # Imported once in the server, so every worker starts with them loaded.
-        ctx.set_forkserver_preload(["gaitlab.cohort", "gaitlab.inference", "gaitlab.silhouette"])
+        ctx.set_forkserver_preload(["gaitlab.cohort.run", "gaitlab.inference", "gaitlab.pipeline.silhouette"])
     return ctx
 
 

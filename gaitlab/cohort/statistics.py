@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
 
-from .constants import CLASSES, DISPLAY_NAMES
+from gaitlab.constants import CLASSES, DISPLAY_NAMES
 
 PROB_COLUMNS: list[str] = [f"prob_{c}" for c in CLASSES]
 NO_COHORT = "(no cohort)"  # shown for rows whose cohort column is blank

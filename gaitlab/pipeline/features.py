@@ -20,9 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from . import keypoints
-from .clips import estimate_cycle_frames
-from .constants import DEFAULT_CYCLE_FRAMES, NUM_CLASSES
+from gaitlab.pipeline import keypoints
+from gaitlab.pipeline.clips import estimate_cycle_frames
+from gaitlab.constants import DEFAULT_CYCLE_FRAMES, NUM_CLASSES
 
 # Landmarks (MediaPipe Pose; odd = left).
 NOSE, L_EAR, R_EAR = 0, 7, 8
@@ -273,7 +273,7 @@ def cross_validate(make_model: Callable[[], SequenceModel], data: Any,
     the folds that hold it), `oof_proba` [N, 9], the fitted `models` and each fold's fit +
     predict `seconds`. Raises ValueError if a subject is on both sides of a fold.
     """
-    from .protocol import summarise  # the protocol's one home for fold summaries (it imports this module)
+    from gaitlab.training.protocol import summarise  # the protocol's one home for fold summaries (it imports this module)
 
     labels, subjects = data.labels, data.meta["subject_id"].to_numpy()
     oof = np.full((len(labels), NUM_CLASSES), np.nan)

@@ -1,4 +1,4 @@
-"""Videos of the parametric walker (`gaitlab.walker`): clothed figures on a static background.
+"""Videos of the parametric walker (`gaitlab.synth.walker`): clothed figures on a static background.
 
 `render_walk_video` writes walks (keypoint sequences, e.g. `walk_keypoints`) as a colour video
 with optional true person masks; `draw_device` draws a walking aid (`Device`) in pixels, for the
@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .render import RenderStyle, body_height, body_shapes, draw_body
-from .walker import Device
+from gaitlab.pipeline.render import RenderStyle, body_height, body_shapes, draw_body
+from gaitlab.synth.walker import Device
 
 
 def draw_device(img: np.ndarray, points_px: np.ndarray, segments, thickness_px: float, colour) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import CLIP_FRAMES, MAX_KEYPOINT_FRAMES, NUM_LANDMARKS
-from .errors import InputError
+from gaitlab.constants import CLIP_FRAMES, MAX_KEYPOINT_FRAMES, NUM_LANDMARKS
+from gaitlab.errors import InputError
 
 CHANNELS = ("x", "y", "z", "v")
 # Header names of the landmark columns in the MediaPipe CSV layout, in the order we store them.

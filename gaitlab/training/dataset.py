@@ -17,15 +17,15 @@ import pandas as pd
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from . import keypoints
-from .clips import ClipSpan, clip_indices, estimate_cycle_frames, plan_clips, to_model_input
-from .constants import CLASSES, CLIP_FRAMES, NUM_CLASSES
-from .errors import InputError
-from .notes import DEFAULT_DROP_RATE, make_note
-from .render import RenderStyle, render_silhouettes
-from .text import embed_note
+from gaitlab.pipeline import keypoints
+from gaitlab.pipeline.clips import ClipSpan, clip_indices, estimate_cycle_frames, plan_clips, to_model_input
+from gaitlab.constants import CLASSES, CLIP_FRAMES, NUM_CLASSES
+from gaitlab.errors import InputError
+from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note
+from gaitlab.pipeline.render import RenderStyle, render_silhouettes
+from gaitlab.text import embed_note
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gait-keypoints"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "gait-keypoints"
 DATASET_NAME = "gait-keypoints"
 # Training spans are the estimated cycle times a factor from this range: it stands in for the
 # unknown frame rate and for error in the cycle estimate (a user's video will differ in both).

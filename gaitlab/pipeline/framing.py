@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .constants import FRAME_SIZE, PERSON_HEIGHT_FRACTION
+from gaitlab.constants import FRAME_SIZE, PERSON_HEIGHT_FRACTION
 
 
 @dataclass(frozen=True)

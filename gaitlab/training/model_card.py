@@ -1,7 +1,7 @@
 """The model card: the JSON beside the weights rendered as Markdown for people.
 
 `render_markdown(card)` is used for `weights/MODEL_CARD.md` (regenerate with
-`python -m gaitlab.model_card`) and by the About page, so both always say the same thing.
+`python -m gaitlab.training.model_card`) and by the About page, so both always say the same thing.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from .constants import CLASSES, DISPLAY_NAMES, NOTICE
-from .weights import DEFAULT_WEIGHTS, read_card
+from gaitlab.constants import CLASSES, DISPLAY_NAMES, NOTICE
+from gaitlab.weights import DEFAULT_WEIGHTS, read_card
 
 INTENDED_USE = (
     "Exploring and teaching how a video model reads gait: analysing example walks, showing which "
@@ -159,7 +159,7 @@ def render_markdown(card: dict[str, Any]) -> str:
                   f"On {f['cases']} walks of held-out subjects ({f.get('split', '')}), blanking the "
                   f"{f['fraction']:.0%} of pixels Grad-CAM ranks highest in each frame lowered the predicted "
                   f"class's probability by {f['top_drop']:.3f} on average, against {f['random_drop']:.3f} for "
-                  f"as many random pixels ({f['ratio']:.1f}×). Command: `python -m gaitlab.evaluate`."]
+                  f"as many random pixels ({f['ratio']:.1f}×). Command: `python -m gaitlab.training.evaluate`."]
     lines += ["", "## Limits of the data"] + [f"- {w}" for w in DATA_LIMITS]
     if card.get("weak_spots"):
         lines += ["", "## Weak spots of this model"] + [f"- {w}" for w in card["weak_spots"]]

@@ -3,12 +3,12 @@
 Scores every walk of a folder in the shared gait-keypoints format (metadata.csv +
 keypoints.npz), video-only and with a synthetic note. On the training data itself only the
 subjects the weights never saw (their card's hold-out fold) are scored, so the figures stay
-honest. `--protocol` runs DESIGN.md's full cross-validation instead (`gaitlab.protocol`).
+honest. `--protocol` runs DESIGN.md's full cross-validation instead (`gaitlab.training.protocol`).
 
 `held_out_faithfulness` checks Grad-CAM's faithfulness on subjects the model never saw: for
 each held-out walk, blank the 10% of pixels Grad-CAM ranks highest in every frame, and
 compare the drop of the predicted class's probability with blanking 10% random pixels.
-`python -m gaitlab.evaluate` measures it for the shipped weights on their own hold-out fold
+`python -m gaitlab.training.evaluate` measures it for the shipped weights on their own hold-out fold
 and records the figure in the model card (which the Explain page shows).
 """
 from __future__ import annotations
@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from .dataset import DEFAULT_DATA_DIR, GaitData, load_gait_data, subject_folds
-from .errors import InputError
-from .inference import keypoint_sequence_clips, score_case
-from .protocol import add_protocol_arguments
-from .weights import card_path, default_weights, load_model
+from gaitlab.training.dataset import DEFAULT_DATA_DIR, GaitData, load_gait_data, subject_folds
+from gaitlab.errors import InputError
+from gaitlab.inference import keypoint_sequence_clips, score_case
+from gaitlab.training.protocol import add_protocol_arguments
+from gaitlab.weights import card_path, default_weights, load_model
 
 
 def held_out_faithfulness(model: nn.Module, data: GaitData, rows: np.ndarray, fraction: float = 0.10) -> dict[str, Any]:
     """Mean Grad-CAM faithfulness over the walks `rows` (video-only, predicted class)."""
-    from .explanations import explain, faithfulness  # Captum loads only when needed
+    from gaitlab.explanations import explain, faithfulness  # Captum loads only when needed
 
     top, rand = [], []
     for row in rows:
@@ -62,8 +62,8 @@ def record_card_faithfulness(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[st
     if fold is not None and fold >= 0:
         probe, split = model, f"subject-grouped fold {fold} of 5 (subjects never seen in training)"
     elif card.get("cross_validation"):
-        from .protocol import DEFAULT_CACHE, fold_record_path, fold_weights_path
-        from .train import TrainConfig
+        from gaitlab.training.protocol import DEFAULT_CACHE, fold_record_path, fold_weights_path
+        from gaitlab.training.train import TrainConfig
 
         fold, recipe = 0, card["cross_validation"]["recipe"]
         config = TrainConfig(**card["training"]["config"])
@@ -105,10 +105,10 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .train import evaluate_student
+    from gaitlab.training.train import evaluate_student
 
     if getattr(args, "protocol", False):
-        from .protocol import run_protocol_command
+        from gaitlab.training.protocol import run_protocol_command
         return run_protocol_command(args)
 
     model = load_model(args.weights)

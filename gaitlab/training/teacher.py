@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .constants import NUM_CLASSES
-from .dataset import class_balanced_weights
-from .train import TeacherFn
-from .features import (
+from gaitlab.constants import NUM_CLASSES
+from gaitlab.training.dataset import class_balanced_weights
+from gaitlab.training.train import TeacherFn
+from gaitlab.pipeline.features import (
     ANKLE, ELBOW, HIP, KNEE, MIRROR_ORDER, SHOULDER, WRIST, BodyFrame, angle_deg, body_frame, lean_deg,
     resample_time,
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .constants import (
+from gaitlab.constants import (
     CHANNELS,
     CLIP_FRAMES,
     DEFAULT_CYCLE_FRAMES,

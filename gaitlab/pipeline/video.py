@@ -28,7 +28,7 @@ from typing import Callable, Iterator, Sequence, TypeVar
 import cv2
 import numpy as np
 
-from .constants import (
+from gaitlab.constants import (
     CLIP_FRAMES,
     CLIP_SECONDS,
     LONG_VIDEO_SECONDS,
@@ -38,7 +38,7 @@ from .constants import (
     MIN_VIDEO_SIDE,
     VIDEO_EXTENSIONS,
 )
-from .errors import InputError, check_input_file
+from gaitlab.errors import InputError, check_input_file
 
 # Frame rate assumed when the container gives none or an absurd one: the commonest camera rate.
 FALLBACK_FPS = 30.0

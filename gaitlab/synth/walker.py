@@ -6,12 +6,12 @@ with Winter's segment proportions, and the lowest foot point stays on the ground
 (cycle phase and distance walked) carries festination and freezing. A camera then sees the body
 from the side (sagittal, the KOA-PD-NM set-up) or from the front (walking towards it, with
 perspective: the disabled-gait set-up). Clinical terms are fields of `WalkerParams` whose
-defaults leave the plain walk unchanged; `gaitlab.simulator` gives them ranges and presets.
+defaults leave the plain walk unchanged; `gaitlab.synth.simulator` gives them ranges and presets.
 
 Walking aids have no MediaPipe landmarks. Keypoint output therefore carries a device only
 through what it does to the body (a hand on the cane, both hands on the frame's handles, no arm
 swing), as a pose estimator would report a real person; `Device` is the drawing that videos
-and device-aware silhouettes add in pixels; `gaitlab.walker_video` draws it and renders walk videos.
+and device-aware silhouettes add in pixels; `gaitlab.synth.walker_video` draws it and renders walk videos.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import NUM_LANDMARKS
-from .keypoints import LANDMARK_COLUMNS
+from gaitlab.constants import NUM_LANDMARKS
+from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS
 
 # Segment lengths as a share of standing height (Winter, Biomechanics of Human Movement).
 THIGH, SHANK, ANKLE_HEIGHT = 0.245, 0.246, 0.039

@@ -4,8 +4,8 @@ Every *recipe* (a way of turning training rows into a model) is fitted once per 
 other folds' subjects and scored on the fold's own subjects, so every walk of the data gets
 exactly one out-of-fold prediction. Recipes:
 
-- `teacher`: the keypoint temporal conv net (`gaitlab.teacher`), whole sequences;
-- `features`: the hand-crafted gait-feature random forest (`gaitlab.features`);
+- `teacher`: the keypoint temporal conv net (`gaitlab.training.teacher`), whole sequences;
+- `features`: the hand-crafted gait-feature random forest (`gaitlab.pipeline.features`);
 - `student`: the video student (`gait_student`) on rendered silhouettes, labels only;
 - `student_distilled`: the same, distilled from a teacher trained on the same training rows;
 - `seed_distilled`: the seed's architecture (`seed_student`) trained exactly like
@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from .constants import CLASSES, NUM_CLASSES
-from .dataset import GaitData, load_gait_data, subject_folds
-from .errors import InputError
-from .train import (NOTE_CONDITIONS, TrainConfig, classification_metrics, clip_log_probabilities, command_line,
+from gaitlab.constants import CLASSES, NUM_CLASSES
+from gaitlab.training.dataset import GaitData, load_gait_data, subject_folds
+from gaitlab.errors import InputError
+from gaitlab.training.train import (NOTE_CONDITIONS, TrainConfig, classification_metrics, clip_log_probabilities, command_line,
                     train_distillation_teacher, train_student)
-from .weights import WEIGHTS_DIR, save_weights
+from gaitlab.weights import WEIGHTS_DIR, save_weights
 
 N_FOLDS = 5
 PROTOCOL_JSON = WEIGHTS_DIR / "protocol.json"
@@ -134,7 +134,7 @@ def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx
     result = train_student(data, train_idx, np.array([], dtype=int), config, teacher_probs=teacher_probs)
     logp = clip_log_probabilities(result.model, data, val_idx, seed=config.seed)
     if weights_out is not None:
-        from .train import build_card
+        from gaitlab.training.train import build_card
 
         card = build_card(data, config, result, train_idx, val_idx, distillation)
         card["protocol"]["cross_validation_recipe"] = recipe
@@ -209,8 +209,8 @@ def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache:
     a rerun only trains what is missing. Recipes whose folds are not all done are reported as
     `incomplete` with the folds they have.
     """
-    from .features import FeatureBaseline, cross_validate
-    from .teacher import Teacher, TeacherConfig
+    from gaitlab.pipeline.features import FeatureBaseline, cross_validate
+    from gaitlab.training.teacher import Teacher, TeacherConfig
 
     splits = subject_folds(data.meta, N_FOLDS, config.seed)
     subjects = data.meta["subject_id"].to_numpy()
