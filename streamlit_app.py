@@ -1,49 +1,17 @@
-"""GaitLab explorer: entry point and the Analyse page. `streamlit run streamlit_app.py`."""
-from __future__ import annotations
+"""GaitLab explorer, the frame: page configuration, the research-use notice and navigation.
 
-import dataclasses
-import json
-
+`streamlit run streamlit_app.py`. Each page is one file in `pages/`; it arranges widgets and
+calls `gaitlab.app` (Streamlit glue) and the library. The app opens on the Analyse page.
+"""
 import streamlit as st
 
-from gaitlab import app, figures
-from gaitlab.constants import DESCRIPTIONS, DISPLAY_NAMES
+from gaitlab.constants import NOTICE
 
-
-def analyse_page() -> None:
-    app.page_header("Analyse a case", "The gait pattern GaitLab sees in one walk: the predicted class, "
-                    "its calibrated confidence, all nine probabilities, the frames the model saw and a per-clip timeline.")
-    ref, note = app.case_picker("analyse")
-    if ref is None:
-        st.info("Upload a walking video or a MediaPipe keypoint CSV, or pick a demo case.")
-        return
-    analysis = app.analyze_case(ref, note)
-    if analysis is None:
-        return
-    st.session_state[app.CURRENT_CASE] = dataclasses.replace(ref, description=note)
-
-    left, right = st.columns([2, 3])
-    with left:
-        st.metric("Predicted pattern", DISPLAY_NAMES[analysis.label])
-        st.metric("Confidence (calibrated)", f"{analysis.confidence:.0%}")
-        st.markdown(f"**What this pattern looks like.** {DESCRIPTIONS[analysis.label]}")
-        app.show_warnings(analysis)
-        st.download_button("Download the result (JSON)", json.dumps(analysis.to_dict(), indent=2),
-                           file_name=f"{ref.name}.gaitlab.json", mime="application/json")
-    with right:
-        st.plotly_chart(figures.probability_bars(analysis.probabilities, title="Probability of each pattern"))
-
-    st.subheader("The 8 frames the model saw")
-    st.plotly_chart(figures.frames_figure(analysis.frames))
-    if analysis.source_frames is not None:
-        st.plotly_chart(figures.frames_figure(analysis.source_frames, title="The same moments in the original video"))
-    st.subheader("When the pattern appears")
-    st.caption("Each clip covers about one gait cycle; the answer is the average over clips that show the person.")
-    st.plotly_chart(figures.clip_timeline(analysis))
-
+st.set_page_config(page_title="GaitLab", page_icon=":material/directions_walk:", layout="wide")
+st.sidebar.caption(NOTICE)
 
 PAGES = [
-    st.Page(analyse_page, title="Analyse", icon=":material/directions_walk:", default=True),
+    st.Page("pages/0_Analyse.py", title="Analyse", icon=":material/directions_walk:", default=True),
     st.Page("pages/1_Explain.py", title="Explain", icon=":material/search:"),
     st.Page("pages/2_Compare_cases.py", title="Compare cases", icon=":material/compare:"),
     st.Page("pages/3_Note_ablations.py", title="Note ablations", icon=":material/edit_note:"),

@@ -1,6 +1,6 @@
 """GaitLab: explore video-based gait screening. For research and education, not diagnosis.
 
-Public API (see DESIGN.md): `CLASSES`, `load_model`, `analyze`, `explain`.
+Public API (see docs/ARCHITECTURE.md): `CLASSES`, `load_model`, `analyze`, `explain`.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import torch
 from captum.attr import FeatureAblation
 from torch import nn
 
-from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES, EMBED_DIM, MAX_NOTE_CHARS
+from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES, EMBED_DIM, MAX_NOTE_CHARS, class_index
 from gaitlab.pipeline.clips import blank_clip
 from gaitlab.inference import Analysis, calibrated_probabilities, get_model, note_embedding
 from gaitlab.text import embed_note, tokenize
@@ -109,16 +109,6 @@ def note_ablation(
     return NoteAblation(table=table, note_shift=shift, warnings=list(dict.fromkeys(warnings)))
 
 
-def _class_index(target: str | int | None, default: str) -> int:
-    if target is None:
-        return CLASSES.index(default)
-    if isinstance(target, str):
-        if target not in CLASSES:
-            raise ValueError(f"{target!r} is not a GaitLab class.")
-        return CLASSES.index(target)
-    return int(target)
-
-
 def word_attribution(
     analysis: Analysis,
     target: str | int | None = None,
@@ -147,7 +137,7 @@ def word_attribution(
     """
     model = model if model is not None else get_model()
     words = tokenize((analysis.description or "")[:MAX_NOTE_CHARS])
-    target_idx = _class_index(target, analysis.label)
+    target_idx = class_index(target, analysis.label)
     if not words:
         empty = pd.DataFrame({"word": pd.Series(dtype=str), "position": pd.Series(dtype=int),
                               "attribution": pd.Series(dtype=float)})

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -142,21 +144,29 @@ def case_picker(key: str, label: str = "Case", allow_upload: bool = True,
     return ref, note
 
 
-def _with_file(ref: CaseRef, work: Callable[[str], Any]) -> Any:
-    """Run `work(path)` on the case's bytes; an upload lives in a private temp dir meanwhile.
-
-    The folder (mode 0700) is removed when `work` returns or raises, so no upload outlives its
-    analysis; nothing is written anywhere else.
-    """
-    if ref.path is not None:
-        return work(ref.path)
-    tmp = tempfile.mkdtemp(prefix="gaitlab-upload-")  # mode 0700: private to this user
+@contextmanager
+def _private_copies(refs: list[CaseRef], prefix: str) -> Iterator[list[str]]:
+    """The cases' bytes as files in a private temporary folder (mode 0700), for as long as the
+    `with` block runs: the folder is removed when it ends or raises, so no upload outlives its
+    analysis, and nothing is written anywhere else. Yields one path per ref, in order."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
     try:
-        path = Path(tmp) / f"case{ref.suffix}"
-        path.write_bytes(ref.read())
-        return work(str(path))
+        paths = []
+        for i, ref in enumerate(refs):
+            path = Path(tmp) / f"{i:04d}{ref.suffix}"
+            path.write_bytes(ref.read())
+            paths.append(str(path))
+        yield paths
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _with_file(ref: CaseRef, work: Callable[[str], Any]) -> Any:
+    """Run `work(path)` on the case's file: a server file as it is, an upload as a private copy."""
+    if ref.path is not None:
+        return work(ref.path)
+    with _private_copies([ref], "gaitlab-upload-") as (path,):
+        return work(path)
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -246,6 +256,19 @@ def word_attribution_case(ref: CaseRef, description: str, analysis, target: str)
         return _word_attribution(ref.digest, description, target, analysis)
 
 
+def picked_case(key: str, prompt: str = "Upload a file or pick a demo case."):
+    """The page's case picker and its analysis: `(ref, note, analysis)`. Stops the page run
+    (after saying `prompt`, or after showing the error) when there is no case or no answer."""
+    ref, note = case_picker(key)
+    if ref is None:
+        st.info(prompt)
+        st.stop()
+    analysis = analyze_case(ref, note)
+    if analysis is None:
+        st.stop()
+    return ref, note, analysis
+
+
 def card_faithfulness() -> str | None:
     """The held-out faithfulness figure recorded in the model card, as one sentence."""
     from gaitlab.weights import read_card
@@ -284,24 +307,16 @@ def cohort_table(items, key: tuple, workers: int = 1):
 
 def cohort_from_uploads(uploads, cohort: str, workers: int = 1):
     """Analyse uploaded files as one cohort; the files live in a private temp dir meanwhile."""
-    from gaitlab.cohort.run import CohortItem
+    from gaitlab.cohort.inputs import CohortItem
 
     if len(uploads) > MAX_COHORT_FILES:
         raise InputError(f"{len(uploads):,} files were uploaded; one cohort run takes at most "
                          f"{MAX_COHORT_FILES:,}.")
     refs = [case_from_upload(u) for u in uploads]
     key = ("uploads", cohort, tuple((r.name, r.digest) for r in refs))
-    tmp = tempfile.mkdtemp(prefix="gaitlab-cohort-")
-    try:
-        items = []
-        for i, ref in enumerate(refs):
-            path = Path(tmp) / f"{i:04d}{ref.suffix}"
-            path.write_bytes(ref.read())
-            items.append(CohortItem(str(path), cohort))
-        table = cohort_table(items, key, workers).copy()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    names = {str(Path(tmp) / f"{i:04d}{r.suffix}"): r.name for i, r in enumerate(refs)}
+    with _private_copies(refs, "gaitlab-cohort-") as paths:
+        table = cohort_table([CohortItem(path, cohort) for path in paths], key, workers).copy()
+    names = dict(zip(paths, (r.name for r in refs)))
     table["path"] = table["path"].map(lambda p: names.get(p, p))
     return table, {r.name: r for r in refs}
 
@@ -324,7 +339,7 @@ def confine_items(items, root: Path) -> None:
 def cohort_from_source(source: Path, workers: int = 1, root: Path | None = None):
     """Analyse a server-side folder or manifest (already confined by the caller); every case it
     lists must also lie under `root` (default `data_root()`)."""
-    from gaitlab.cohort.run import collect_inputs
+    from gaitlab.cohort.inputs import collect_inputs
 
     items = collect_inputs(source)
     if root is None:  # the bundled demo cohort lives with the package, wherever the data root is

@@ -4,6 +4,8 @@ Everything else imports from here; never repeat one of these numbers elsewhere.
 """
 from __future__ import annotations
 
+from numbers import Integral
+
 NOTICE = "GaitLab is for research and education, not diagnosis."
 
 # --- The nine gait patterns, in canonical order (ids are list positions) -----------------
@@ -105,3 +107,14 @@ MAX_KEYPOINT_FRAMES = MAX_VIDEO_SECONDS * 60
 MAX_COHORT_FILES = 2000
 # Server-side folders typed in the app must lie under this root (env var, else the working dir).
 DATA_ROOT_ENV = "GAITLAB_DATA_ROOT"
+
+
+def class_index(target: str | int | None, default: str) -> int:
+    """The class id of `target` (a class name or an index into CLASSES); `default` (a name) when
+    None. ValueError for anything else, an out-of-range index included."""
+    target = default if target is None else target
+    if isinstance(target, Integral) and 0 <= int(target) < len(CLASSES):  # numpy ints included
+        return int(target)
+    if target in CLASSES:
+        return CLASSES.index(target)
+    raise ValueError(f"unknown target class {target!r}; known: {', '.join(CLASSES)}")

@@ -100,8 +100,3 @@ def make_demo_cases(out_dir: Path = DEMO_DIR) -> list[Path]:
             writer.writerow([case.file, case.cohort, case.description, case.title, case.shows])
     written.append(out_dir / MANIFEST.name)
     return written
-
-
-if __name__ == "__main__":
-    for p in make_demo_cases():
-        print(p, p.stat().st_size)

@@ -2,6 +2,7 @@
 
 `InputError` carries a plain-language message meant for the user: the CLI prints it as one
 `error:` line and exits 2, the app shows it in a red box. Anything else is a bug.
+`one_line` turns any message (or exception) into the single line such places need.
 """
 from __future__ import annotations
 
@@ -40,3 +41,18 @@ def check_input_file(path: str | Path, extensions: tuple[str, ...]) -> Path:
     if size == 0:
         raise InputError(f"{name} is empty.")
     return p
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """`str(text)` on one line: its lines joined by single spaces, other spacing kept as is.
+
+    `text` is a message or an exception. With `limit`, a longer result is cut to `limit`
+    characters followed by "…". Error messages end up on one CLI line, and cohort messages in
+    one CSV cell: one line per row is what lets a resumed run tell a complete row from a
+    half-written one. Spacing inside a line is kept so a file name quoted in a message stays
+    exactly as it is on disk.
+    """
+    line = " ".join(str(text).splitlines())
+    if limit is not None and len(line) > limit:
+        return line[:limit] + "…"
+    return line

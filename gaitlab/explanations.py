@@ -28,7 +28,7 @@ from captum.attr import GuidedGradCam, IntegratedGradients, LayerAttribution, La
 from torch import Tensor, nn
 
 from gaitlab.pipeline.clips import blank_clip
-from gaitlab.constants import CLASSES, FRAME_SIZE
+from gaitlab.constants import CLASSES, FRAME_SIZE, class_index
 from gaitlab.inference import BATCH, Analysis, get_model
 from gaitlab.inference import calibrated_probabilities as probabilities
 
@@ -89,16 +89,6 @@ def private_copy(model: nn.Module) -> nn.Module:
         if isinstance(m, nn.ReLU):
             m.inplace = False
     return private
-
-
-def class_index(target: str | int | None, default: str) -> int:
-    """The class id of `target` (name or index); `default` when None."""
-    target = default if target is None else target
-    if isinstance(target, (int, np.integer)) and 0 <= int(target) < len(CLASSES):
-        return int(target)
-    if target in CLASSES:
-        return CLASSES.index(target)
-    raise ValueError(f"unknown target class {target!r}; known: {', '.join(CLASSES)}")
 
 
 # --- Methods: each returns a raw non-negative map [8, 224, 224] -------------------------------

@@ -155,7 +155,7 @@ def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
 
 def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
     """Rendered silhouette clips of a keypoint sequence [T, 33, 4] (NaN rows = no detection)."""
-    from gaitlab.training.dataset import keypoint_clips
+    from gaitlab.pipeline.clips import keypoint_clips
     from gaitlab.pipeline.keypoints import fill_gaps
 
     seq = fill_gaps(raw)

@@ -10,13 +10,7 @@ METHOD_NAMES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
 
 app.page_header("Explain", "Where the model looked: Grad-CAM heat maps over the 8 frames it saw, per-frame "
                 "importance, other attribution methods side by side, and a faithfulness check.")
-ref, note = app.case_picker("explain")
-if ref is None:
-    st.info("Upload a file or pick a demo case.")
-    st.stop()
-analysis = app.analyze_case(ref, note)
-if analysis is None:
-    st.stop()
+ref, note, analysis = app.picked_case("explain")
 app.show_warnings(analysis)
 target = app.target_picker("explain_target", analysis.label)
 st.caption(f"Predicted: {app.class_label(analysis.label)} at {analysis.confidence:.0%}. "

@@ -5,13 +5,7 @@ from gaitlab import app, figures
 
 app.page_header("Note ablations", "The same case with the full note, no note, the video blanked, "
                 "counterfactual notes and your own notes, plus word-by-word attribution of the note.")
-ref, note = app.case_picker("ablation")
-if ref is None:
-    st.info("Upload a file or pick a demo case.")
-    st.stop()
-analysis = app.analyze_case(ref, note)
-if analysis is None:
-    st.stop()
+ref, note, analysis = app.picked_case("ablation")
 extra = st.text_area("Counterfactual notes of your own (one per line)", value="", key="ablation_extra")
 extra_notes = tuple(line.strip() for line in extra.splitlines() if line.strip())
 

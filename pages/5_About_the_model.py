@@ -2,7 +2,8 @@
 import streamlit as st
 
 from gaitlab import app, figures
-from gaitlab.training.model_card import confusion_frame, cross_validation_frame, headline_metrics, metrics_table, render_markdown
+from gaitlab.training.model_card import (confusion_frame, cross_validation_frame, cv_fold_count, headline_metrics,
+                                         metrics_table, render_markdown)
 from gaitlab.weights import read_card
 
 app.page_header("About the model", "The shipped model's card: data, evaluation protocol, figures, "
@@ -13,7 +14,7 @@ if head:
     st.plotly_chart(figures.confusion_matrix_chart(confusion_frame(head)))
     st.plotly_chart(figures.recall_chart({c: r for c, r in head["per_class_recall"].items() if r is not None}))
 if card.get("cross_validation"):
-    st.subheader("Cross-validated figures (mean ± std over 5 subject-grouped folds)")
+    st.subheader(f"Cross-validated figures (mean ± std over {cv_fold_count(card['cross_validation'])} subject-grouped folds)")
     st.dataframe(cross_validation_frame(card["cross_validation"]), hide_index=True)
 table = metrics_table(card.get("metrics") or {})
 if len(table):

@@ -1,16 +1,44 @@
-"""Shared fixtures: small generated cases and a randomly initialised model on disk.
+"""Shared fixtures: small generated cases, a randomly initialised model on disk, the real data.
 
-No test depends on ../shared; tests that use the real data skip when it is absent.
+Tests that need something the machine may lack (the shared gait data beside the clone,
+Chromium, a Jupyter kernel) go through `unavailable`: outside CI they skip, under CI
+(`CI=true`) they fail, since CI has all of it and a skip there would hide a broken set-up.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from gaitlab.model import gait_student
+from gaitlab.training.dataset import DEFAULT_DATA_DIR
 from gaitlab.weights import save_weights
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason}; CI=true, where it must be there: failing instead of skipping", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def unavailable():
+    """`unavailable(reason)`: skip the test outside CI, fail it under CI."""
+    return _unavailable
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The gait-keypoints folder (metadata.csv, keypoints.npz, raw-csv-samples/) from ../shared."""
+    missing = [n for n in ("metadata.csv", "keypoints.npz", "raw-csv-samples") if not (DEFAULT_DATA_DIR / n).exists()]
+    if missing:
+        _unavailable(f"gait-keypoints data not found at {DEFAULT_DATA_DIR} ({', '.join(missing)} missing)")
+    return DEFAULT_DATA_DIR
+
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory) -> Path:

@@ -37,11 +37,24 @@ def test_analyse_page_shows_the_prediction():
     assert len(at.get("plotly_chart")) >= 3  # probabilities, frames, timeline
 
 
+def answer(at: AppTest) -> tuple[str, str, str]:
+    """What the Analyse page shows as its answer: pattern, confidence, and the case analysed."""
+    metrics = {m.label: m.value for m in at.metric}
+    return metrics["Predicted pattern"], metrics["Confidence (calibrated)"], at.selectbox(key="analyse_demo").value
+
+
 def test_analyse_page_switches_demo_case():
     at = run_page("streamlit_app.py")
-    first = at.metric[0].value
+    first = answer(at)
     at.selectbox(key="analyse_demo").select("Two people in view (video)").run()
     assert not at.exception
     assert any("people" in w.value.lower() for w in at.warning)
-    assert at.metric[0].value  # still answers
-    _ = first
+    second = answer(at)
+    assert second[2] == "Two people in view (video)" != first[2]
+    assert second[:2] != first[:2], "another case, yet the same answer: the page did not re-analyse"
+
+
+def test_the_frame_opens_on_the_analyse_page_and_lists_every_page():
+    at = run_page("streamlit_app.py")
+    assert at.title[0].value == "Analyse a case"
+    assert any(NOTICE in c.value for c in at.sidebar.caption)

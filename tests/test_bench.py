@@ -48,3 +48,30 @@ def test_table_marks_passes_and_failures():
     assert lines[FIGURES["gradcam_ratio"][0]].rstrip().endswith("FAIL")
     assert "targets missed: gradcam_ratio" in text
     assert report.to_dict()["failed"] == ["gradcam_ratio"]
+
+
+def test_bench_videos_are_the_synth_walker_rendered(tmp_path):
+    """Bench videos come from `render_walk_video` (plain background, no noise) of the pacing
+    walker: byte for byte what a direct call writes, cached by their parameters."""
+    import cv2
+
+    from gaitlab.bench_sections import VideoSpec, cached_video, pacing_keypoints
+    from gaitlab.synth.walker_video import render_walk_video
+
+    spec = VideoSpec(3, 160, 120, fps=20.0, variant=2)
+    seq = pacing_keypoints(spec)
+    assert seq.shape == (spec.n_frames, 33, 4)
+    hips = seq[:, [23, 24], 0].mean(1)
+    assert 0.05 < hips.min() and hips.max() < 0.95  # paces back and forth inside the frame
+    path = cached_video(spec, tmp_path)
+    assert path.name == spec.file_name() and [p.name for p in tmp_path.iterdir()] == [path.name]
+    direct = tmp_path / "direct.mp4"
+    render_walk_video(direct, [seq], spec.width, spec.height, spec.fps, seed=spec.variant, codec="mp4v",
+                      background="plain", noise=0)
+    assert path.read_bytes() == direct.read_bytes()
+    cap = cv2.VideoCapture(str(path))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == spec.n_frames
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (160, 120)
+    cap.release()
+    stamp = path.stat().st_mtime_ns
+    assert cached_video(spec, tmp_path) == path and path.stat().st_mtime_ns == stamp  # reused

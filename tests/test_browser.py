@@ -1,6 +1,7 @@
 """The app as a person meets it: `streamlit run streamlit_app.py` on loopback, loaded in
-headless Chromium (Debian's package, driven by Playwright). Skips where Chromium is absent;
-`.ci/run` installs it so that CI runs this test.
+headless Chromium (Debian's package, driven by Playwright). Skips where Chromium is absent,
+except under CI (`CI=true`), where it fails: `.ci/run` installs Chromium, so its absence there
+means the browser test silently stopped running.
 """
 from __future__ import annotations
 
@@ -21,10 +22,14 @@ SCREENSHOTS = os.environ.get("GAITLAB_SCREENSHOTS")  # set to a folder to keep p
 PAGES = {"": "Analyse a case", "Explain": "Explain", "Compare_cases": "Compare cases",
          "Note_ablations": "Note ablations", "Cohorts": "Cohorts", "Simulator": "Simulator", "About_the_model": "About the model"}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium(unavailable) -> str:
+    if CHROMIUM is None:
+        unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
 
 
 def _free_port() -> int:

@@ -10,7 +10,6 @@ import pytest
 from gaitlab.constants import CLASSES
 from gaitlab.cohort.run import COLUMNS
 
-from gaitlab.training.dataset import DEFAULT_DATA_DIR as SHARED_DATA
 
 
 def run(*args, weights=None):
@@ -47,11 +46,10 @@ def test_analyze_two_walkers_warns(two_walkers_video, random_weights):
     assert any("people" in w.lower() for w in out["warnings"])
 
 
-def test_analyze_raw_sample_csv(random_weights):
-    samples = SHARED_DATA / "raw-csv-samples"
-    if not samples.is_dir():
-        pytest.skip(f"shared data not present at {samples}")
-    for csv in sorted(samples.glob("*.csv")):
+def test_analyze_raw_sample_csv(random_weights, shared_data):
+    samples = sorted((shared_data / "raw-csv-samples").glob("*.csv"))
+    assert samples
+    for csv in samples:
         assert_distribution(run("analyze", csv, "--json", weights=random_weights))
 
 

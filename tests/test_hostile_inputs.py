@@ -22,7 +22,7 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gaitlab.cohort.run import CohortItem, read_manifest
+from gaitlab.cohort.inputs import CohortItem, read_manifest
 from gaitlab.constants import CLASSES, CLIP_FRAMES, EMBED_DIM, MAX_NOTE_CHARS, NUM_LANDMARKS
 from gaitlab.errors import InputError
 from gaitlab.inference import keypoint_file_clips, note_embedding, score_case
@@ -402,49 +402,41 @@ def test_manifest_long_fields(tmp_path):
     assert items is not None and len(items) == 1 and len(items[0].description) == len(("word " * 20_000).strip())
 
 
-# Bugs of the manifest reader (gaitlab/cohort.py, owned by another team), each a minimal repro
-# with the behaviour it should have. strict=True: once fixed they XPASS and fail, so the marker
-# goes with the fix.
-def _raises_plain(data: bytes, tmp_path: Path) -> None:
+# Former bugs of the manifest reader (gaitlab/cohort/inputs.py, owned by another team), each a
+# minimal repro asserting the one behaviour it has now: a plain, one-line refusal that says
+# what is wrong and where.
+def _raises_plain(data: bytes, tmp_path: Path) -> InputError:
     path = tmp_path / "m.csv"
     path.write_bytes(data)
     with pytest.raises(InputError) as info:
         read_manifest(path)
     assert_plain(info.value)
+    return info.value
 
 
 def test_manifest_bug_duplicate_path_columns(tmp_path):
-    _raises_plain(b"path,Path\na.mp4,b.mp4\n", tmp_path)
+    exc = _raises_plain(b"path,Path\na.mp4,b.mp4\n", tmp_path)
+    assert re.search(r"m\.csv\b.*'path'.*more than once", str(exc)), str(exc)
 
 
 def test_manifest_bug_duplicate_label_columns(tmp_path):
-    path = tmp_path / "m.csv"
-    path.write_bytes(b"path,label,LABEL\na.mp4,Normal,Normal\n")
-    with pytest.raises(InputError) as info:
-        read_manifest(path)
-    assert "classes: label" not in str(info.value)
-
-
-def _manifest_items_or_plain_error(path, content: bytes):
-    """The manifest's items, or None after checking that its refusal is one plain sentence."""
-    path.write_bytes(content)
-    try:
-        return read_manifest(path)
-    except InputError as exc:
-        assert_plain(exc)
-        return None
+    exc = _raises_plain(b"path,label,LABEL\na.mp4,Normal,Normal\n", tmp_path)
+    assert "classes: label" not in str(exc)
+    assert re.search(r"'label'.*more than once", str(exc)), str(exc)
 
 
 def test_manifest_bug_rows_longer_than_header(tmp_path):
-    items = _manifest_items_or_plain_error(tmp_path / "m.csv", b"path,cohort\na.mp4,x,y,z\n")
-    if items is not None:
-        assert Path(items[0].path).name == "a.mp4" and items[0].cohort == "x"
+    """Extra cells would otherwise be dropped silently (or shift into the wrong column): the
+    row is refused with its line number and both counts."""
+    exc = _raises_plain(b"path,cohort\na.mp4,x\nb.mp4,x,y,z\n", tmp_path)
+    assert re.search(r"m\.csv line 3 has 4 cells\b.*header names 2\b", str(exc)), str(exc)
 
 
 def test_manifest_bug_empty_path_cell(tmp_path):
-    items = _manifest_items_or_plain_error(tmp_path / "m.csv", b"path,cohort\n,x\n")
-    if items is not None:
-        assert all(Path(i.path) != tmp_path for i in items)
+    """An empty path would resolve to the manifest's own folder: refused, with the line."""
+    for content, line in ((b"path,cohort\n,x\n", 2), (b"path,cohort\na.mp4,x\n   ,y\n", 3)):
+        exc = _raises_plain(content, tmp_path)
+        assert re.search(rf"m\.csv line {line} has an empty path", str(exc)), (content, str(exc))
 
 
 def test_manifest_bug_multi_line_message(tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gaitlab import app
-from gaitlab.cohort.run import collect_inputs, confined_path
+from gaitlab.cohort.inputs import collect_inputs, confined_path
 from gaitlab.constants import (
     LONG_VIDEO_SECONDS,
     MAX_COHORT_FILES,
@@ -301,9 +301,14 @@ def test_absolute_path_inside_the_root_is_allowed(data_root):
     assert confined_path(str(data_root / "site_a"), data_root) == (data_root / "site_a").resolve()
 
 
-def test_typed_path_with_nul_is_refused_plainly(data_root):
-    with pytest.raises(InputError):
-        confined_path("site_a\x00", data_root)
+@pytest.mark.parametrize("typed", ["site_a\x00", "\x00", "site_a/\x00/walk.csv", "../\x00outside"])
+def test_typed_path_with_nul_is_refused_plainly(data_root, typed):
+    # Without the check, resolving the path raises ValueError("embedded null byte"): not plain.
+    with pytest.raises(InputError) as info:
+        confined_path(typed, data_root)
+    msg = str(info.value)
+    assert "contains a NUL character" in msg, msg
+    assert "\x00" not in msg and "\n" not in msg and "null byte" not in msg, repr(msg)
 
 
 def test_cases_listed_inside_the_root_may_not_point_outside(data_root, monkeypatch):

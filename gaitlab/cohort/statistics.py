@@ -6,13 +6,11 @@ vs text), so every function first passes the table through `analysed_rows`.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
 
 from gaitlab.constants import CLASSES, DISPLAY_NAMES
+from gaitlab.metrics import label_metrics
 
 PROB_COLUMNS: list[str] = [f"prob_{c}" for c in CLASSES]
 NO_COHORT = "(no cohort)"  # shown for rows whose cohort column is blank
@@ -129,22 +127,15 @@ def labelled_metrics(table: pd.DataFrame) -> dict | None:
     rows = rows[rows["label"].isin(CLASSES)]
     if rows.empty:
         return None
-    y_true, y_pred = rows["label"].to_numpy(), rows["predicted"].to_numpy()
-    present = [c for c in CLASSES if c in set(y_true)]
-    recall = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0)
-    cm = confusion_matrix(y_true, y_pred, labels=list(CLASSES))
+    # Class names → ids (a predicted name outside `CLASSES` becomes -1: wrong, and in no column).
+    ids = {c: i for i, c in enumerate(CLASSES)}
+    y_true = rows["label"].map(ids).to_numpy(dtype=int)
+    y_pred = rows["predicted"].map(ids).fillna(-1).to_numpy(dtype=int)
+    m = label_metrics(y_true, y_pred)
     return {
-        "n": int(len(rows)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(_balanced_accuracy(y_true, y_pred)),
-        "recall": {c: float(r) for c, r in zip(present, recall)},
-        "confusion": pd.DataFrame(cm, index=list(CLASSES), columns=list(CLASSES)),
+        "n": m["n"],
+        "accuracy": m["accuracy"],
+        "balanced_accuracy": m["balanced_accuracy"],
+        "recall": {c: r for c, r in m["per_class_recall"].items() if r is not None},
+        "confusion": pd.DataFrame(m["confusion_matrix"], index=list(CLASSES), columns=list(CLASSES)),
     }
-
-
-def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    # scikit-learn warns when a predicted class never occurs among the labels; that is
-    # normal for a small labelled subset and the metric (mean recall over true classes) is fine.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return balanced_accuracy_score(y_true, y_pred)

@@ -1,4 +1,4 @@
-"""Which frames become model clips, and how 8 silhouettes become one model input tensor.
+"""Which frames become model clips, how a keypoint sequence becomes clips, and how 8 frames become one model input tensor.
 
 A clip is `CLIP_FRAMES` frames evenly spaced over about one gait cycle. A case is covered by up
 to `MAX_CLIPS` such clips spread over the whole walk, so the per-clip probabilities form a
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gaitlab.pipeline.keypoints import fill_gaps, source_aspect, step_signal
+from gaitlab.pipeline.render import RenderStyle, render_silhouettes
 from gaitlab.constants import (
     CHANNELS,
     CLIP_FRAMES,
@@ -126,3 +128,28 @@ def from_model_input(clip: torch.Tensor) -> np.ndarray:
     x = clip.detach()[0].cpu() * std + mean
     x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
     return x.permute(1, 2, 3, 0).numpy()
+
+
+def _finite(seq: np.ndarray) -> np.ndarray:
+    seq = np.asarray(seq, dtype=np.float32)
+    return seq if np.isfinite(seq[..., :2]).all() else fill_gaps(seq)
+
+
+def keypoint_clips(seq: np.ndarray, style: RenderStyle | None = None, rng: np.random.Generator | None = None,
+                   aspect: float | None = None) -> list[tuple[ClipSpan, np.ndarray]]:
+    """The evaluation / inference clips of a keypoint sequence: [(span, uint8 [8, 224, 224])].
+
+    `seq` float32 [T, 33, 4]; gaps are filled first when it has any, and span indices then
+    refer to the gap-filled sequence. Clips span one estimated gait cycle and tile the walk
+    (`plan_clips`, at most 12). `style` defaults to the plain `RenderStyle()`; all clips of
+    one call share one style, as one video shows one person. `aspect` (source width/height)
+    defaults to `source_aspect(seq)`.
+    """
+    seq = _finite(seq)
+    cycle = estimate_cycle_frames(step_signal(seq))
+    spans = plan_clips(len(seq), cycle)
+    aspect = source_aspect(seq) if aspect is None else aspect
+    # One render call for all clips keeps the framing (one scale per sequence) consistent.
+    indices = [min(i, len(seq) - 1) for s in spans for i in s.indices]
+    frames = render_silhouettes(seq, indices=indices, style=style or RenderStyle(), rng=rng, aspect=aspect)
+    return [(s, frames[k * CLIP_FRAMES : (k + 1) * CLIP_FRAMES]) for k, s in enumerate(spans)]

@@ -1,36 +1,31 @@
-"""Hand-crafted gait features, a random-forest baseline and the cross-validation all models use.
+"""Hand-crafted gait features of a keypoint sequence, and the body frame they are measured in.
+
+Input: MediaPipe Pose keypoints float [T, 33, 4] (x, y, z, visibility; x, y in fractions of
+the source frame; all-NaN frames where no one was detected). `body_frame` gap-fills a sequence
+and expresses it in a person-centred frame (`BodyFrame`, points [T, 33, 2]); `gait_features`
+returns the named `FEATURES` of one sequence ({name: float}, NaN where undefined) and
+`feature_matrix` stacks them for N sequences (float [N, len(FEATURES)]). `mirror` flips a
+sequence left ↔ right.
 
 Features are *rate-free*: frame rates are unknown and differ by group, so a sequence is first
 resampled to a fixed number of steps per estimated gait cycle, and nothing grows with the
-number of frames (a model reading the sequence length learns a shortcut).
+number of frames (a model reading the sequence length learns a shortcut). The classifiers
+built on these features live in `gaitlab.training.baseline`.
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 from scipy.ndimage import median_filter, uniform_filter1d
 from scipy.signal import find_peaks
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
+from gaitlab.constants import DEFAULT_CYCLE_FRAMES
 from gaitlab.pipeline import keypoints
 from gaitlab.pipeline.clips import estimate_cycle_frames
-from gaitlab.constants import DEFAULT_CYCLE_FRAMES, NUM_CLASSES
+from gaitlab.pipeline.landmarks import ANKLE, ELBOW, HIP, KNEE, L_EAR, MIRROR_ORDER, NOSE, R_EAR, SHOULDER, WRIST
 
-# Landmarks (MediaPipe Pose; odd = left).
-NOSE, L_EAR, R_EAR = 0, 7, 8
-SHOULDER, ELBOW, WRIST, HIP, KNEE, ANKLE = (11, 12), (13, 14), (15, 16), (23, 24), (25, 26), (27, 28)
-# Swapping these pairs turns a person into their mirror image (left ↔ right labels).
-MIRROR_PAIRS = ((1, 4), (2, 5), (3, 6), (7, 8), (9, 10)) + tuple((i, i + 1) for i in range(11, 33, 2))
-_PARTNER = dict(MIRROR_PAIRS) | {b: a for a, b in MIRROR_PAIRS}
-MIRROR_ORDER = np.array([_PARTNER.get(i, i) for i in range(33)])  # landmark order of the mirror image
 STEPS_PER_CYCLE = 32  # resolution of the rate-free time axis used by the features
 
 
@@ -218,73 +213,3 @@ def feature_matrix(seqs: Sequence[np.ndarray]) -> np.ndarray:
     """float [N, len(FEATURES)] for N sequences (NaN where undefined)."""
     return np.array([list(gait_features(s).values()) for s in seqs], dtype=np.float64)
 
-
-class FeatureBaseline:
-    """Random forest on `gait_features`; scikit-learn style, the fitted pipeline is its only state."""
-
-    def __init__(self, n_estimators: int = 300, random_state: int = 0) -> None:
-        self.n_estimators, self.random_state = n_estimators, random_state
-        self.model_: Any = None
-
-    def fit(self, seqs: Sequence[np.ndarray], labels: np.ndarray) -> FeatureBaseline:
-        forest = RandomForestClassifier(n_estimators=self.n_estimators, class_weight="balanced",
-                                        min_samples_leaf=2, random_state=self.random_state, n_jobs=1)
-        self.model_ = make_pipeline(SimpleImputer(strategy="median"), forest)
-        self.model_.fit(feature_matrix(seqs), np.asarray(labels))
-        return self
-
-    def predict_proba(self, seqs: Sequence[np.ndarray]) -> np.ndarray:
-        """float [N, 9]: columns in canonical class order (classes unseen in training get 0)."""
-        return _full_proba(self.model_, feature_matrix(seqs))
-
-
-class LengthBaseline:
-    """The shortcut probe: logistic regression on log(number of frames) alone."""
-
-    model_: Any = None
-
-    def fit(self, seqs: Sequence[np.ndarray], labels: np.ndarray) -> LengthBaseline:
-        self.model_ = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000))
-        self.model_.fit(np.log([[len(s)] for s in seqs]), np.asarray(labels))
-        return self
-
-    def predict_proba(self, seqs: Sequence[np.ndarray]) -> np.ndarray:
-        return _full_proba(self.model_, np.log([[len(s)] for s in seqs]))
-
-
-def _full_proba(model: Any, x: np.ndarray) -> np.ndarray:
-    out = np.zeros((len(x), NUM_CLASSES))
-    out[:, model.classes_] = model.predict_proba(x)
-    return out
-
-
-class SequenceModel(Protocol):  # what `cross_validate` needs of a model
-    def fit(self, seqs: Sequence[np.ndarray], labels: np.ndarray) -> Any: ...
-    def predict_proba(self, seqs: Sequence[np.ndarray]) -> np.ndarray: ...
-
-
-def cross_validate(make_model: Callable[[], SequenceModel], data: Any,
-                   folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """Fit a fresh `make_model()` per fold on `data` (a `GaitData`) and score the held-out videos.
-
-    Returns `folds` (per-fold `classification_metrics`), `pooled` (metrics of all out-of-fold
-    predictions together: its confusion matrix is the protocol's), `summary` (mean and std
-    across folds of accuracy, balanced accuracy, macro-F1, ECE and each class's recall over
-    the folds that hold it), `oof_proba` [N, 9], the fitted `models` and each fold's fit +
-    predict `seconds`. Raises ValueError if a subject is on both sides of a fold.
-    """
-    from gaitlab.training.protocol import summarise  # the protocol's one home for fold summaries (it imports this module)
-
-    labels, subjects = data.labels, data.meta["subject_id"].to_numpy()
-    oof = np.full((len(labels), NUM_CLASSES), np.nan)
-    models, seconds = [], []
-    for train_idx, val_idx in folds:
-        if set(subjects[train_idx]) & set(subjects[val_idx]):
-            raise ValueError("a subject is on both sides of a fold")
-        start, model = time.perf_counter(), make_model()
-        model.fit([data.sequence(int(r)) for r in train_idx], labels[train_idx])
-        oof[val_idx] = model.predict_proba([data.sequence(int(r)) for r in val_idx])
-        models.append(model)
-        seconds.append(time.perf_counter() - start)
-    return {**summarise(labels, oof, [np.asarray(v) for _, v in folds]), "oof_proba": oof,
-            "models": models, "seconds": seconds}

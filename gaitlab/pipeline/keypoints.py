@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from gaitlab.constants import CLIP_FRAMES, MAX_KEYPOINT_FRAMES, NUM_LANDMARKS
-from gaitlab.errors import InputError
+from gaitlab.pipeline.landmarks import ANKLE, HIP, LEG_SEGMENTS, SHOULDER
+from gaitlab.errors import InputError, one_line
 
 CHANNELS = ("x", "y", "z", "v")
 # Header names of the landmark columns in the MediaPipe CSV layout, in the order we store them.
@@ -36,9 +37,6 @@ _OUTLIER_SPREAD, _OUTLIER_SHIFT = 10.0, 50.0
 # Bytes looked at to tell a binary file from a text CSV.
 _SNIFF_BYTES = 4096
 
-# Leg segments whose true length is constant: (hip, knee) thighs and (knee, ankle) shanks.
-LEG_SEGMENTS: tuple[tuple[int, int], ...] = ((23, 25), (24, 26), (25, 27), (26, 28))
-LEFT_ANKLE, RIGHT_ANKLE = 27, 28
 # Assumed width/height of the source frame when the keypoints do not tell (most cameras).
 FALLBACK_ASPECT = 16 / 9
 _ASPECT_RANGE = (0.4, 2.5)
@@ -81,15 +79,9 @@ def _rows(path: Path) -> Iterator[list[str]]:
         except UnicodeDecodeError:
             raise InputError(f"{name} is not a readable UTF-8 text CSV file.") from None
         except csv.Error as exc:
-            raise InputError(f"{name} could not be parsed as CSV ({_one_line(exc)}).") from None
+            raise InputError(f"{name} could not be parsed as CSV ({one_line(exc, limit=200)}).") from None
         except OSError as exc:
             raise InputError(f"{name} could not be read ({exc.strerror or 'read error'}).") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    """An exception's message on one short line (error messages end up on one CLI line)."""
-    text = " ".join(str(exc).split())
-    return text[:200] + ("…" if len(text) > 200 else "")
 
 
 def _landmark_positions(header: list[str], name: str) -> np.ndarray:
@@ -320,7 +312,7 @@ def fill_gaps(seq: np.ndarray, max_gap: int = 10) -> np.ndarray:
 def step_signal(seq: np.ndarray) -> np.ndarray:
     """float [T]: horizontal distance between the ankles (peaks twice per gait cycle)."""
     seq = np.asarray(seq, dtype=np.float32)
-    return np.abs(seq[:, LEFT_ANKLE, 0] - seq[:, RIGHT_ANKLE, 0])
+    return np.abs(seq[:, ANKLE[0], 0] - seq[:, ANKLE[1], 0])
 
 
 def _segment_deltas(seq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -368,3 +360,32 @@ def estimate_aspect(seq: np.ndarray, fallback: float = FALLBACK_ASPECT) -> float
         return float(fallback)
     fine = np.geomspace(grid[i - 1], grid[i + 1], 41)
     return float(fine[int(np.argmin(_aspect_cost(fine, dx, dy)))])
+
+
+# Frontal-view body proportions (Winter): shoulder width 0.259 H, hip-to-ankle 0.491 H,
+# hip-to-shoulder 0.288 H. MediaPipe's shoulder points sit a little inside the acromion.
+_SHOULDER_PER_LEG, _SHOULDER_PER_TRUNK = 0.53, 0.90
+_FRONTAL_RANGE = (0.45, 1.6)  # plausible width/height of a frontal recording
+
+
+def source_aspect(seq: np.ndarray) -> float:
+    """Source frame width/height of a gap-filled sequence [T, 33, 4].
+
+    `estimate_aspect` needs legs that rotate in the image plane (a side view); for
+    a person walking towards the camera it returns its 16:9 fallback, which renders portrait
+    phone videos (the disabled-gait set) as absurdly wide figures. Then the ratio of shoulder
+    width (x, frame widths) to leg and trunk length (y, frame heights) gives the aspect, used
+    when it is plausible for a frontal view (a side view's shoulders overlap: huge values).
+    """
+    fallback = FALLBACK_ASPECT
+    side = estimate_aspect(seq, fallback=fallback)
+    if side != fallback:
+        return side
+    s = np.asarray(seq, dtype=np.float64)
+    shoulders = np.percentile(np.abs(s[:, SHOULDER[0], 0] - s[:, SHOULDER[1], 0]), 90)  # the most frontal frames
+    leg = np.median(s[:, list(ANKLE), 1].mean(1) - s[:, list(HIP), 1].mean(1))
+    trunk = np.median(s[:, list(HIP), 1].mean(1) - s[:, list(SHOULDER), 1].mean(1))
+    with np.errstate(all="ignore"):
+        frontal = np.sqrt(_SHOULDER_PER_LEG * leg / shoulders * _SHOULDER_PER_TRUNK * trunk / shoulders)
+    lo, hi = _FRONTAL_RANGE
+    return float(frontal) if np.isfinite(frontal) and lo <= frontal <= hi else fallback

@@ -1,8 +1,9 @@
 """Keypoints drawn as a binary person silhouette on the 224x224 model frame.
 
 Rendered silhouettes must look like those that background subtraction extracts from video
-(DESIGN.md, "Why silhouettes"), so the body is drawn with plausible volumes (tapered capsules
-for limbs, a torso, a head ellipse, feet, hands) and, for training, roughened by `RenderStyle`
+(`gaitlab.pipeline.silhouette`: the model trains on these and is applied to those), so the
+body is drawn with plausible volumes (tapered capsules for limbs, a torso, a head ellipse,
+feet, hands) and, for training, roughened by `RenderStyle`
 augmentations. Framing goes through `gaitlab.pipeline.framing`, exactly like video silhouettes.
 
 Coordinates: keypoints are normalised (x in frame widths, y in frame heights). "Source pixels"
@@ -15,9 +16,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from gaitlab.constants import FRAME_SIZE
+from gaitlab.constants import FRAME_SIZE, NUM_LANDMARKS
 from gaitlab.pipeline.framing import framing_for_boxes
 from gaitlab.pipeline.keypoints import detected_frames, estimate_aspect
+from gaitlab.pipeline.landmarks import (ANKLE, ELBOW, FEET, FOOT_INDEX, HEEL, HIP, INDEX, KNEE, L_EAR, NOSE, PINKY, R_EAR,
+                                       SHOULDER, WRIST)
 
 SOURCE_HEIGHT = 1000.0  # height of the virtual source frame, pixels
 # (trunk + thigh + shank) length as a share of standing height (Winter's anthropometry);
@@ -97,19 +100,19 @@ class BodyShapes:
 
 
 # (from, to, width at from, width at to, part); widths are full widths as a share of height.
-# Indices from 33 on name derived points: see `_derived_points`.
-_MID_SH, _MID_HIP, _HEAD, _MID_KNEE, _HAND_L, _HAND_R = range(33, 39)
+# Indices from NUM_LANDMARKS (33) on name derived points: see `_derived_points`.
+_MID_SH, _MID_HIP, _HEAD, _MID_KNEE, _HAND_L, _HAND_R = range(NUM_LANDMARKS, NUM_LANDMARKS + 6)
 _CAPSULES: tuple[tuple[int, int, float, float, str], ...] = (
-    (23, 25, 0.10, 0.068, "thigh"), (24, 26, 0.10, 0.068, "thigh"),
-    (25, 27, 0.068, 0.045, "shank"), (26, 28, 0.068, 0.045, "shank"),
-    (27, 29, 0.045, 0.040, "foot"), (28, 30, 0.045, 0.040, "foot"),
-    (29, 31, 0.040, 0.030, "foot"), (30, 32, 0.040, 0.030, "foot"),
+    *((HIP[s], KNEE[s], 0.10, 0.068, "thigh") for s in (0, 1)),
+    *((KNEE[s], ANKLE[s], 0.068, 0.045, "shank") for s in (0, 1)),
+    *((ANKLE[s], HEEL[s], 0.045, 0.040, "foot") for s in (0, 1)),
+    *((HEEL[s], FOOT_INDEX[s], 0.040, 0.030, "foot") for s in (0, 1)),
     (_MID_SH, _MID_HIP, 0.14, 0.13, "torso"),
-    (11, 12, 0.10, 0.10, "torso"), (23, 24, 0.12, 0.12, "torso"),
+    (*SHOULDER, 0.10, 0.10, "torso"), (*HIP, 0.12, 0.12, "torso"),
     (_MID_SH, _HEAD, 0.05, 0.05, "neck"),
-    (11, 13, 0.055, 0.045, "arm"), (12, 14, 0.055, 0.045, "arm"),
-    (13, 15, 0.045, 0.035, "arm"), (14, 16, 0.045, 0.035, "arm"),
-    (15, _HAND_L, 0.035, 0.03, "hand"), (16, _HAND_R, 0.035, 0.03, "hand"),
+    *((SHOULDER[s], ELBOW[s], 0.055, 0.045, "arm") for s in (0, 1)),
+    *((ELBOW[s], WRIST[s], 0.045, 0.035, "arm") for s in (0, 1)),
+    (WRIST[0], _HAND_L, 0.035, 0.03, "hand"), (WRIST[1], _HAND_R, 0.035, 0.03, "hand"),
 )
 _HEAD_AXES = (0.06, 0.075)  # head ellipse half-width, half-height (share of height)
 
@@ -117,12 +120,12 @@ _HEAD_AXES = (0.06, 0.075)  # head ellipse half-width, half-height (share of hei
 def _derived_points(pts: np.ndarray) -> np.ndarray:
     """[T, 33, 2] → [T, 39, 2]: landmarks plus mid-shoulder, mid-hip, head centre,
     mid-knee and the two hand tips."""
-    mid_sh = pts[:, [11, 12]].mean(axis=1)
-    mid_hip = pts[:, [23, 24]].mean(axis=1)
-    head = pts[:, [0, 7, 8]].mean(axis=1)
-    mid_knee = pts[:, [25, 26]].mean(axis=1)
-    hand_l = pts[:, [17, 19]].mean(axis=1)
-    hand_r = pts[:, [18, 20]].mean(axis=1)
+    mid_sh = pts[:, list(SHOULDER)].mean(axis=1)
+    mid_hip = pts[:, list(HIP)].mean(axis=1)
+    head = pts[:, [NOSE, L_EAR, R_EAR]].mean(axis=1)
+    mid_knee = pts[:, list(KNEE)].mean(axis=1)
+    hand_l = pts[:, [PINKY[0], INDEX[0]]].mean(axis=1)
+    hand_r = pts[:, [PINKY[1], INDEX[1]]].mean(axis=1)
     extra = np.stack([mid_sh, mid_hip, head, mid_knee, hand_l, hand_r], axis=1)
     return np.concatenate([pts, extra], axis=1)
 
@@ -132,8 +135,10 @@ def body_height(pts: np.ndarray) -> float:
     def dist(a: int, b: int) -> np.ndarray:
         return np.linalg.norm(pts[:, a] - pts[:, b], axis=-1)
 
-    trunk = np.linalg.norm(pts[:, [11, 12]].mean(1) - pts[:, [23, 24]].mean(1), axis=-1)
-    chain = trunk + (dist(23, 25) + dist(24, 26)) / 2 + (dist(25, 27) + dist(26, 28)) / 2
+    trunk = np.linalg.norm(pts[:, list(SHOULDER)].mean(1) - pts[:, list(HIP)].mean(1), axis=-1)
+    thigh = (dist(HIP[0], KNEE[0]) + dist(HIP[1], KNEE[1])) / 2
+    shank = (dist(KNEE[0], ANKLE[0]) + dist(KNEE[1], ANKLE[1])) / 2
+    chain = trunk + thigh + shank
     chain = chain[np.isfinite(chain)]
     return float(np.median(chain)) / CHAIN_TO_HEIGHT if len(chain) else float("nan")
 
@@ -153,7 +158,7 @@ def body_shapes(pts: np.ndarray, height: float, style: RenderStyle | None = None
     radii *= np.array([width_mult[name] for name in parts])[:, None]
     caps = p[:, idx]  # [T, K, 2, 2]
 
-    polys = [p[:, [11, 12, 24, 23]]]  # torso quad: fills the chest seen from the front
+    polys = [p[:, [SHOULDER[0], SHOULDER[1], HIP[1], HIP[0]]]]  # torso quad: fills the chest seen from the front
     poly_parts = ["torso"]
     mid_hip, mid_knee = p[:, _MID_HIP], p[:, _MID_KNEE]
     for amount, length, part in ((style.coat, 0.6, "coat"), (style.skirt, 0.8, "skirt")):
@@ -165,7 +170,7 @@ def body_shapes(pts: np.ndarray, height: float, style: RenderStyle | None = None
                                    hem + [bottom, 0], hem + [-bottom, 0]], axis=1))
             poly_parts.append(part)
     if style.shadow > 0:
-        feet = p[:, 27:33]
+        feet = p[:, list(FEET)]
         ground = np.stack([feet[..., 0].mean(1), feet[..., 1].max(1)], axis=1)
         half_w, half_h = (0.12 + 0.15 * style.shadow) * height, 0.02 * height
         polys.append(np.stack([ground + [-half_w, -half_h], ground + [half_w, -half_h],

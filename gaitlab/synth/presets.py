@@ -2,26 +2,35 @@
 
 `fit_presets` finds, per class, the `WalkerParams` whose simulated `gait_features`
 (`simulated_features`) best match that class's real medians (damped Gauss-Newton over the
-parameters `FIT_SPEC` names); its results are the tables `FITTED` and `REAL_MEDIANS` stored in
-`gaitlab.synth.simulator`. `preset_report` checks how the model classifies the presets.
+parameters `FIT_SPEC` names); `fit_and_save` writes them, with the medians, targets, achieved
+features and provenance, to the data file `gaitlab/synth/presets.json` that the simulator
+reads (`PRESETS_JSON`). `preset_report` and `report_lines` check how the model classifies the
+presets. The command line (`gaitlab.cli`) runs them:
 
-    python -m gaitlab.synth.presets fit              # refit; print the tables to paste
-    python -m gaitlab.synth.presets report [WEIGHTS] # presets and sweeps through the model
-
-(`python -m gaitlab.synth.simulator fit | report [WEIGHTS]` runs the same.)
+    python -m gaitlab presets fit [--data DIR]   # refit; rewrite presets.json
+    python -m gaitlab presets report             # presets and sweeps through the model
 """
 from __future__ import annotations
 
 import dataclasses
-import sys
-import textwrap
+import datetime
+import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gaitlab.constants import CLASSES
-from gaitlab.synth.simulator import PARAMETERS, PRESETS, SECONDS, _TEMPLATES, _consistent, classify, simulate, sweep
+from gaitlab.errors import InputError
+from gaitlab.synth.simulator import (
+    PARAMETERS, PRESETS, PRESETS_JSON, SECONDS, TEMPLATES, classify, consistent, simulate, sweep,
+)
 from gaitlab.synth.walker import WalkerParams
+
+# The file the simulator loads; a partial fit may not replace it. (`fit_and_save` writes to
+# `PRESETS_JSON` by default: a test may point that elsewhere, never this.)
+SHIPPED_PRESETS = PRESETS_JSON
 
 # Per camera: the fitted parameters, then the features they are fitted to, each "abs" (the
 # class median) or "excess" (median minus Normal's: real Normal asymmetries, ~0.1, are
@@ -61,10 +70,11 @@ def _with_means(f: dict[str, float]) -> dict[str, float]:
 
 
 def _family_cadence(name: str, cycles: pd.Series) -> float:
-    """Cadence from the within-family median cycle lengths (frames) and the family's anchor."""
+    """Cadence from the within-family median cycle lengths (frames) and the family's anchor (the
+    anchor itself where the family has no reference class, or `cycles` lacks it)."""
     family = next(k for k in _CADENCE_ANCHOR if name.startswith(k))
     ref, anchor = _CADENCE_ANCHOR[family]
-    value = anchor if ref is None else anchor * cycles[ref] / cycles[name]
+    value = anchor if ref not in cycles.index else anchor * cycles[ref] / cycles[name]
     return float(np.clip(round(value), PARAMETERS["cadence"].lo, PARAMETERS["cadence"].hi))
 
 
@@ -75,7 +85,7 @@ def _fit_one(start: WalkerParams, names, features, targets: np.ndarray, scales: 
     span = np.array([PARAMETERS[n].hi for n in names]) - lo
 
     def walk(u: np.ndarray) -> WalkerParams:
-        return _consistent(dataclasses.replace(start, **dict(zip(names, lo + u * span))), set(names))
+        return consistent(dataclasses.replace(start, **dict(zip(names, lo + u * span))), set(names))
 
     def residual(u: np.ndarray) -> np.ndarray:
         f = simulated_features(walk(u))
@@ -97,26 +107,38 @@ def _fit_one(start: WalkerParams, names, features, targets: np.ndarray, scales: 
     return walk(u)
 
 
-def fit_presets(data) -> dict[str, dict[str, dict[str, float]]]:
-    """Fit every class's preset to the real per-class medians of `data` (a `dataset.GaitData`).
+def fit_targets(medians: pd.DataFrame, name: str, spec) -> np.ndarray:
+    """What class `name` is fitted to: per (feature, kind) of `spec`, the class median ("abs") or
+    its excess over Normal's, floored at 0 ("excess"). `medians`: class × feature."""
+    return np.array([max(medians.at[name, k] - medians.at["Normal", k], 0.0) if kind == "excess"
+                     else medians.at[name, k] for k, kind in spec])
 
-    Returns per class `params` (the fitted parameters and cadence: `FITTED`), `targets` (what
-    the fit aimed at), `achieved` (the preset's own simulated features) and `medians` (the real
-    class medians: `REAL_MEDIANS`).
+
+def fit_presets(data) -> dict[str, dict[str, dict[str, float]]]:
+    """Fit the preset of every class present in `data` (a `dataset.GaitData`) to that class's
+    real medians; classes without walks in `data` are left out of the result.
+
+    Returns per class `params` (the fitted parameters and cadence), `targets` (what the fit
+    aimed at), `achieved` (the preset's own simulated features) and `medians` (the real class
+    medians). InputError when `data` has no Normal walks: the "excess" asymmetry targets are
+    measured against them. A family whose cadence reference class (`_CADENCE_ANCHOR`) is
+    absent gets the anchor's cadence itself.
     """
     feats = pd.DataFrame([_with_means(_features(data.sequence(r))) for r in range(len(data.meta))])
     feats["label"] = data.meta["label"].to_numpy()
     med = feats.groupby("label").median(numeric_only=True)
+    if "Normal" not in med.index:
+        raise InputError("fitting the presets needs Normal walks in the data: the asymmetry targets are "
+                         "measured against them.")
     q = feats.quantile([0.25, 0.75], numeric_only=True)
     cycles = data.meta.groupby("label")["cycle_frames"].median()
     out = {}
-    for name in CLASSES:
-        names, spec = FIT_SPEC[_TEMPLATES[name].get("view", "side")]
+    for name in [c for c in CLASSES if c in med.index]:
+        names, spec = FIT_SPEC[TEMPLATES[name].get("view", "side")]
         keys = [k for k, _ in spec]
-        targets = np.array([max(med.at[name, k] - med.at["Normal", k], 0.0) if kind == "excess" else med.at[name, k]
-                            for k, kind in spec])
+        targets = fit_targets(med, name, spec)
         scales = np.maximum((q.loc[0.75, keys] - q.loc[0.25, keys]).to_numpy() / 1.35, 1e-3)
-        start = WalkerParams(**_TEMPLATES[name], cadence=_family_cadence(name, cycles))
+        start = WalkerParams(**TEMPLATES[name], cadence=_family_cadence(name, cycles))
         fitted = _fit_one(start, names, keys, targets, scales)
         achieved = simulated_features(fitted)
         out[name] = {"params": {p: round(float(getattr(fitted, p)), 3) for p in [*names, "cadence"]},
@@ -124,6 +146,33 @@ def fit_presets(data) -> dict[str, dict[str, dict[str, float]]]:
                      "achieved": {k: round(float(achieved[k]), 3) for k in keys},
                      "medians": {k: round(float(med.at[name, k]), 3) for k in keys}}
     return out
+
+
+def fit_and_save(data, path: str | Path | None = None, command: str = "") -> Path:
+    """Run `fit_presets(data)` and write the result as JSON to `path` (default `PRESETS_JSON`,
+    the file `gaitlab.synth.simulator` loads); returns the path.
+
+    The file holds `dataset` (the data set's name), `videos`, `command`, `date`, `note` and per
+    fitted class `params`, `medians`, `targets` and `achieved`. A fit that lacks classes (data
+    without some of them) says so in `note`, and is refused (InputError) for the shipped file,
+    which must hold every class. Written to a temporary name first, then renamed.
+    """
+    from gaitlab.training.dataset import DATASET_NAME
+
+    target = Path(path) if path is not None else PRESETS_JSON
+    fit = fit_presets(data)
+    missing = [c for c in CLASSES if c not in fit]
+    if missing and target.resolve() == SHIPPED_PRESETS.resolve():
+        raise InputError(f"the data hold no walks of {', '.join(missing)}; a fit of only some classes "
+                         f"cannot replace {target.name}, which needs every class.")
+    record = {"dataset": DATASET_NAME, "videos": int(len(data.meta)), "command": command,
+              "date": datetime.date.today().isoformat(),
+              "note": f"fitted only {', '.join(fit)}: the data hold no other class" if missing else "",
+              "classes": fit}
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return target
 
 
 def preset_report(model, source: str = "keypoints", seconds: float = SECONDS) -> pd.DataFrame:
@@ -136,44 +185,21 @@ def preset_report(model, source: str = "keypoints", seconds: float = SECONDS) ->
     return pd.DataFrame(rows)
 
 
-# --- Command line -------------------------------------------------------------------------
-def _print_fit() -> None:
-    """Refit on the shared data and print the tables to paste over FITTED and REAL_MEDIANS."""
-    from gaitlab.training.dataset import load_gait_data
-
-    fit = fit_presets(load_gait_data())
-    for table, key in (("FITTED", "params"), ("REAL_MEDIANS", "medians")):
-        print(f"{table}: dict[str, dict[str, float]] = {{")
-        for name, res in fit.items():
-            items = ", ".join(f"{k}={v:.3g}" for k, v in res[key].items())
-            print(textwrap.fill(f"    {name!r}: dict({items}),", 110, subsequent_indent=" " * 8))
-        print("}")
-    for name, res in fit.items():
-        print(f"# {name}: targets {res['targets']} achieved {res['achieved']}")
+REPORT_SWEEPS = ("knee_flexion", "trunk_flexion")  # swept across their range on the Normal preset
 
 
-def _print_report(weights: str | None) -> None:
-    """The issue's done-when check: presets as keypoints and as video, knee and trunk sweeps."""
-    from gaitlab.inference import get_model
-
-    model = get_model(weights)
+def report_lines(model) -> list[str]:
+    """How `model` reads the presets, as lines of text: per source (keypoints, video) a count
+    line `presets as SOURCE: K/9 classified as their own class` and the `preset_report` table,
+    then per `REPORT_SWEEPS` parameter a heading and its `sweep` table (6 values) on Normal."""
+    lines = []
     for source in ("keypoints", "video"):
         table = preset_report(model, source)
-        print(f"presets as {source}: {int(table['correct'].sum())}/9 classified as their own class")
-        print(table.round(3).to_string(index=False))
-    for parameter in ("knee_flexion", "trunk_flexion"):
+        lines.append(f"presets as {source}: {int(table['correct'].sum())}/{len(table)} classified as their own class")
+        lines += table.round(3).to_string(index=False).splitlines()
+    for parameter in REPORT_SWEEPS:
         spec = PARAMETERS[parameter]
-        print(sweep("Normal", parameter, np.linspace(spec.lo, spec.hi, 6).round(1), model).round(3).to_string(index=False))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`fit` (the default) or `report [WEIGHTS]`, from `argv` (default: the command line)."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["report"]:
-        _print_report(args[1] if len(args) > 1 else None)
-    else:
-        _print_fit()
-
-
-if __name__ == "__main__":  # python -m gaitlab.synth.presets fit | report [WEIGHTS]
-    main()
+        lines.append(f"sweep of {parameter} on the Normal preset (keypoints)")
+        values = np.linspace(spec.lo, spec.hi, 6).round(1)
+        lines += sweep("Normal", parameter, values, model).round(3).to_string(index=False).splitlines()
+    return lines

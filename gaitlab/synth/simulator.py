@@ -2,7 +2,8 @@
 
 A simulated walk is a `WalkerParams` (`gaitlab.synth.walker`): `PARAMETERS` gives each clinically
 meaningful field a label and range, `PRESETS` one walk per class fitted to that class's real
-statistics (the stored numbers; `gaitlab.synth.presets` fits and checks them), `simulate` turns
+statistics (read at import from the data file `presets.json`; `gaitlab.synth.presets` fits and
+checks them), `simulate` turns
 a walk into keypoints plus a walking-aid drawing, `classify` asks the model, `sweep` moves one
 parameter across its range. Speed, cadence and step length are kept consistent
 (speed = step length × cadence / 60).
@@ -14,9 +15,8 @@ layout: body landmarks only), so the `keypoints` source carries it only through 
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -79,8 +79,9 @@ PARAMETERS: dict[str, Parameter] = {
 }
 
 # --- Presets ------------------------------------------------------------------------------
-# Hand-set clinical terms (not measured by `gait_features`, so not fitted): textbook signs.
-_TEMPLATES: dict[str, dict[str, Any]] = {
+# Hand-set clinical terms (not measured by `gait_features`, so not fitted): textbook signs; the
+# fit starts from these and keeps them.
+TEMPLATES: dict[str, dict[str, Any]] = {
     "Normal": {},
     "KOA_Early": {},
     "KOA_Mild": {},
@@ -91,59 +92,32 @@ _TEMPLATES: dict[str, dict[str, Any]] = {
     "Disabled_Assistive": {"view": "front", "device": "cane", "step_length": 0.3, "elbow_flexion": 25.0},
     "Disabled_NonAssistive": {"view": "front", "step_length": 0.35},
 }
-# FITTED and REAL_MEDIANS are printed by `python -m gaitlab.synth.simulator fit` (`fit_presets` of
-# `gaitlab.synth.presets` on ../shared/data/gait-keypoints, 216 videos): per class, the parameters
-# whose simulated `gait_features` best match (damped Gauss-Newton, `FIT_SPEC`) the class medians below.
-FITTED: dict[str, dict[str, float]] = {
-    'Normal': dict(step_length=0.443, knee_flexion=54.7, knee_extension=1.36, trunk_flexion=-2.77,
-        arm_swing=31.8, elbow_flexion=15.3, asymmetry=0, stance_asymmetry=0, cadence=110),
-    'KOA_Early': dict(step_length=0.399, knee_flexion=46.8, knee_extension=1.23, trunk_flexion=0.483,
-        arm_swing=26.7, elbow_flexion=14.2, asymmetry=0.108, stance_asymmetry=0.054, cadence=105),
-    'KOA_Mild': dict(step_length=0.337, knee_flexion=42.4, knee_extension=1.42, trunk_flexion=2.26,
-        arm_swing=20.3, elbow_flexion=16.6, asymmetry=0.074, stance_asymmetry=0.095, cadence=99),
-    'KOA_Severe': dict(step_length=0.279, knee_flexion=34.5, knee_extension=1.8, trunk_flexion=1.26,
-        arm_swing=21.9, elbow_flexion=18.3, asymmetry=0.072, stance_asymmetry=0.025, cadence=91),
-    'PD_Early': dict(step_length=0.274, knee_flexion=39.5, knee_extension=2.02, trunk_flexion=-0.778,
-        arm_swing=12.5, elbow_flexion=15.3, asymmetry=0, stance_asymmetry=0.049, cadence=105),
-    'PD_Mild': dict(step_length=0.221, knee_flexion=38, knee_extension=2.05, trunk_flexion=1.81, arm_swing=11,
-        elbow_flexion=16.9, asymmetry=0, stance_asymmetry=0, cadence=83),
-    'PD_Severe': dict(step_length=0.342, knee_flexion=58.7, knee_extension=5.65, trunk_flexion=-0.706,
-        arm_swing=19.9, elbow_flexion=29.9, asymmetry=0.052, stance_asymmetry=0, cadence=75),
-    'Disabled_Assistive': dict(trunk_sway=5.34, base_width=0.029, asymmetry=0.64, stance_asymmetry=0.132,
-        cadence=90),
-    'Disabled_NonAssistive': dict(trunk_sway=17.1, base_width=0.033, asymmetry=0, stance_asymmetry=0,
-        cadence=90),
-}
-REAL_MEDIANS: dict[str, dict[str, float]] = {
-    'Normal': dict(step_length=0.784, hip_range=42.3, stride_per_cycle=1.62, knee_range=51.5,
-        knee_extension=1.51, trunk_flexion_mean=-2.77, arm_swing=0.257, elbow_flexion=15.3,
-        knee_asymmetry=0.104, stance_asymmetry=0.059),
-    'KOA_Early': dict(step_length=0.707, hip_range=36.1, stride_per_cycle=1.42, knee_range=42.9,
-        knee_extension=1.34, trunk_flexion_mean=0.478, arm_swing=0.217, elbow_flexion=14.5,
-        knee_asymmetry=0.128, stance_asymmetry=0.031),
-    'KOA_Mild': dict(step_length=0.6, hip_range=31, stride_per_cycle=1.15, knee_range=38.5,
-        knee_extension=1.52, trunk_flexion_mean=2.26, arm_swing=0.164, elbow_flexion=16.7,
-        knee_asymmetry=0.116, stance_asymmetry=0.05),
-    'KOA_Severe': dict(step_length=0.481, hip_range=26.5, stride_per_cycle=0.99, knee_range=30.9,
-        knee_extension=1.91, trunk_flexion_mean=1.26, arm_swing=0.172, elbow_flexion=18.5,
-        knee_asymmetry=0.133, stance_asymmetry=0.062),
-    'PD_Early': dict(step_length=0.519, hip_range=24.2, stride_per_cycle=0.968, knee_range=36,
-        knee_extension=2.12, trunk_flexion_mean=-0.779, arm_swing=0.102, elbow_flexion=15.8,
-        knee_asymmetry=0.091, stance_asymmetry=0.029),
-    'PD_Mild': dict(step_length=0.425, hip_range=21.1, stride_per_cycle=0.858, knee_range=32.9,
-        knee_extension=2.15, trunk_flexion_mean=1.81, arm_swing=0.092, elbow_flexion=17.4,
-        knee_asymmetry=0.137, stance_asymmetry=0.061),
-    'PD_Severe': dict(step_length=0.477, hip_range=29.7, stride_per_cycle=0.99, knee_range=40.3,
-        knee_extension=5.75, trunk_flexion_mean=-0.707, arm_swing=0.155, elbow_flexion=30.6,
-        knee_asymmetry=0.087, stance_asymmetry=0.106),
-    'Disabled_Assistive': dict(trunk_flexion_range=12.4, arm_swing=0.189, base_width=0.122,
-        knee_asymmetry=0.378, stance_asymmetry=0.277),
-    'Disabled_NonAssistive': dict(trunk_flexion_range=47.5, arm_swing=0.529, base_width=0.139,
-        knee_asymmetry=0.114, stance_asymmetry=0.105),
-}
+# Per class, the fitted parameters (`FITTED`: the `WalkerParams` whose simulated `gait_features`
+# best match the class's real medians) and those medians (`REAL_MEDIANS`), read from the data
+# file `presets.json` beside this module, which also records where and how they were fitted.
+# `python -m gaitlab presets fit` (`gaitlab.synth.presets.fit_and_save`) rewrites it.
+PRESETS_JSON = Path(__file__).with_name("presets.json")
 
 
-def _consistent(params: WalkerParams, given: set[str]) -> WalkerParams:
+def load_presets_file(path: str | Path = PRESETS_JSON) -> dict[str, Any]:
+    """The preset record of `path`: provenance (`dataset`, `videos`, `command`, `date`) and per
+    class (`classes`) its `params`, `medians`, `targets` and `achieved` (dicts of numbers).
+    ValueError when a class of `CLASSES` is missing or lacks `params` or `medians`."""
+    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    classes = record.get("classes", {})
+    missing = [c for c in CLASSES if not {"params", "medians"} <= set(classes.get(c, {}))]
+    if missing:
+        raise ValueError(f"{path}: no fitted preset for {', '.join(missing)}; "
+                         "refit all classes with `python -m gaitlab presets fit`.")
+    return record
+
+
+PRESETS_RECORD: dict[str, Any] = load_presets_file()
+FITTED: dict[str, dict[str, float]] = {c: PRESETS_RECORD["classes"][c]["params"] for c in CLASSES}
+REAL_MEDIANS: dict[str, dict[str, float]] = {c: PRESETS_RECORD["classes"][c]["medians"] for c in CLASSES}
+
+
+def consistent(params: WalkerParams, given: set[str]) -> WalkerParams:
     """Make speed = step_length × cadence / 60, deriving whichever of the three was not given."""
     lim = lambda name, v: float(np.clip(v, PARAMETERS[name].lo, PARAMETERS[name].hi))  # noqa: E731
     p = params
@@ -155,8 +129,8 @@ def _consistent(params: WalkerParams, given: set[str]) -> WalkerParams:
 
 
 def _preset(name: str) -> WalkerParams:
-    values = {**_TEMPLATES[name], **FITTED[name]}
-    return _consistent(WalkerParams(**values), set(values) - {"speed"})
+    values = {**TEMPLATES[name], **FITTED[name]}
+    return consistent(WalkerParams(**values), set(values) - {"speed"})
 
 
 PRESETS: dict[str, WalkerParams] = {c: _preset(c) for c in CLASSES}
@@ -188,7 +162,7 @@ def with_values(params: WalkerParams, values: dict[str, Any]) -> WalkerParams:
         if not spec.lo <= number <= spec.hi:
             raise InputError(f"{name} must lie in [{spec.lo:g}, {spec.hi:g}], not {number:g}.")
         clean[name] = number
-    return _consistent(dataclasses.replace(params, **clean), set(clean))
+    return consistent(dataclasses.replace(params, **clean), set(clean))
 
 
 def parse_settings(items: list[str]) -> dict[str, str]:
@@ -255,7 +229,7 @@ def preview_frames(params: WalkerParams, n: int = 8, seconds: float = SECONDS, s
 def device_silhouettes(seq: np.ndarray, device: Device | None, indices=None, aspect: float | None = None) -> np.ndarray:
     """`render.render_silhouettes` (plain style) with the walking aid drawn on, same framing."""
     from gaitlab.pipeline.framing import framing_for_boxes
-    from gaitlab.training.dataset import source_aspect
+    from gaitlab.pipeline.keypoints import source_aspect
     from gaitlab.pipeline.render import SOURCE_HEIGHT, body_height, body_shapes, render_silhouettes, shapes_boxes
     from gaitlab.synth.walker_video import draw_device
 
@@ -276,7 +250,7 @@ def device_silhouettes(seq: np.ndarray, device: Device | None, indices=None, asp
 def _case(params: WalkerParams, source: str, seconds: float):
     """The walk as model-ready `CaseClips`, shown the model the way `source` says."""
     from gaitlab.pipeline.clips import estimate_cycle_frames, plan_clips
-    from gaitlab.training.dataset import source_aspect
+    from gaitlab.pipeline.keypoints import source_aspect
     from gaitlab.inference import CaseClips, prepare_case
     from gaitlab.pipeline.keypoints import step_signal
 
@@ -323,39 +297,3 @@ def sweep_figure(table: pd.DataFrame, parameter: str) -> go.Figure:
     fig.update_layout(title=dict(text=f"How the prediction moves with {label.lower()}"), xaxis_title=label,
                       yaxis_title="Probability", yaxis_tickformat=".0%", yaxis_range=[0, 1], template="plotly_white")
     return fig
-
-
-# --- Command line -------------------------------------------------------------------------
-def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `gaitlab simulate` (values are checked in `run_simulate`, one `error:` line)."""
-    parser.add_argument("--preset", required=True, help=f"class whose preset walk to start from: {', '.join(CLASSES)}")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
-                        help=f"change a parameter (repeatable): {', '.join(PARAMETERS)}")
-    parser.add_argument("--seconds", default=str(SECONDS), help=f"length of the walk (default {SECONDS:g})")
-    parser.add_argument("--seed", default="0", help="video background and clothing (default 0)")
-    parser.add_argument("--out", required=True, help="output: .mp4 video (aid drawn) or .csv MediaPipe keypoints")
-
-
-def run_simulate(args: argparse.Namespace) -> int:
-    """Write the walk; 0 on success, 2 with one `error:` line on stderr for bad input."""
-    try:
-        params = with_values(preset(args.preset), parse_settings(args.settings))
-        try:
-            seconds, seed = float(args.seconds), int(args.seed)
-        except ValueError:
-            raise InputError(f"--seconds needs a number and --seed an integer, not {args.seconds!r}, "
-                             f"{args.seed!r}.") from None
-        if not 2.0 <= seconds <= 60.0:
-            raise InputError(f"--seconds must lie in [2, 60], not {seconds:g}.")
-        path = write_walk(params, args.out, seconds, seed, label=args.preset)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {seconds:g} s of the {args.preset} preset walk to {path}")
-    return 0
-
-
-if __name__ == "__main__":  # python -m gaitlab.synth.simulator fit | report [WEIGHTS]: see `simulator_fit`
-    from gaitlab.synth.presets import main
-
-    main()

@@ -24,6 +24,7 @@ import numpy as np
 
 from gaitlab.constants import NUM_LANDMARKS
 from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS
+from gaitlab.pipeline.landmarks import INDEX, KNEE, PINKY
 
 # Segment lengths as a share of standing height (Winter, Biomechanics of Human Movement).
 THIGH, SHANK, ANKLE_HEIGHT = 0.245, 0.246, 0.039
@@ -261,7 +262,7 @@ def _body(params: WalkerParams, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         local[:, i, :2] = shoulder + f * fwd + u * up
     local[..., 2] = _LATERAL
     local[:, 13:23, 2] += np.tile([lat_hand["left"], lat_hand["right"]], 5)
-    for i, sign in ((25, 1), (26, -1)):  # knees halfway between hip and ankle; toes out a little
+    for i, sign in ((KNEE[0], 1), (KNEE[1], -1)):  # knees halfway between hip and ankle; toes out a little
         local[:, i, 2] = sign * (0.08 + params.base_width / 2) / 2
         local[:, [i + 2, i + 4, i + 6], 2] = sign * (params.base_width / 2 + np.array([0, 0, 0.01]))
     if params.trunk_sway:  # lean over the stance leg, more over the affected one
@@ -271,7 +272,8 @@ def _body(params: WalkerParams, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         lat, height = local[:, :23, 2].copy(), -local[:, :23, 1]
         local[:, :23, 2], local[:, :23, 1] = lat * c + height * n, -(height * c - lat * n)
     if params.device == "cane":  # from the sound hand to the ground beside the affected foot's step
-        hand = local[:, [17, 19] if sound == "left" else [18, 20]].mean(axis=1)
+        held = SIDES.index(sound)  # 0: left, 1: right, as in the landmark pairs
+        hand = local[:, [PINKY[held], INDEX[held]]].mean(axis=1)
         side_out = 0.06 if sound == "left" else -0.06
         tip = np.stack([body[f"{aff}_ankle"][:, 0] + 0.06, ground, hand[:, 2] + side_out], -1)
         device = np.stack([hand + [0.05, 0, 0], hand, tip], axis=1)

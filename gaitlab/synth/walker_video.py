@@ -1,8 +1,10 @@
 """Videos of the parametric walker (`gaitlab.synth.walker`): clothed figures on a static background.
 
-`render_walk_video` writes walks (keypoint sequences, e.g. `walk_keypoints`) as a colour video
-with optional true person masks; `draw_device` draws a walking aid (`Device`) in pixels, for the
-videos and for device-aware silhouettes.
+`render_walk_video` writes walks (keypoint sequences [T, 33, 4], e.g. `walk_keypoints`) as a
+colour video of any size and frame rate, frame by frame (long videos are streamed to the
+encoder, never held), on a textured scene with mild sensor noise or on a plain two-tone one
+without (fast, for benchmarks), with optional true person masks bool [T, H, W]; `draw_device`
+draws a walking aid (`Device`) in pixels, for the videos and for device-aware silhouettes.
 """
 from __future__ import annotations
 
@@ -37,6 +39,18 @@ _PALETTES = (
 )
 
 
+BACKGROUNDS = ("textured", "plain")
+_PLAIN_WALL, _PLAIN_FLOOR = (170, 176, 182), (120, 124, 128)  # RGB: calm greys, as a clinic corridor
+
+
+def _plain_background(width: int, height: int) -> np.ndarray:
+    """A plain scene (RGB uint8): one grey wall above a darker floor, no texture or shapes."""
+    img = np.empty((height, width, 3), np.uint8)
+    floor = int(height * 0.8)
+    img[:floor], img[floor:] = _PLAIN_WALL, _PLAIN_FLOOR
+    return img
+
+
 def _background(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     """A static, textured scene (RGB uint8): wall gradient, floor, a few fixed shapes.
 
@@ -60,16 +74,23 @@ def _background(width: int, height: int, rng: np.random.Generator) -> np.ndarray
 def render_walk_video(path: str | Path, walkers: list[np.ndarray], width: int = 640,
                       height: int = 360, fps: float = 30.0, seed: int = 0,
                       return_masks: bool = False, codec: str | None = None,
-                      devices: list[Device | None] | None = None) -> np.ndarray | None:
+                      devices: list[Device | None] | None = None, background: str = "textured",
+                      noise: int = 3) -> np.ndarray | None:
     """Write a colour video of clothed figures walking on a static background.
 
     `walkers`: keypoint sequences [T, 33, 4] normalised to this frame (e.g. `walk_keypoints`
     with aspect = width/height); T is taken from the first, shorter ones stop drawing early.
     `devices`: a walking aid (`walk_with_device`) or None per walker, drawn in front of it.
     `codec` is a FourCC; by default it is picked from the extension (mp4v for .mp4/.mov,
-    MJPG for .avi, ...). Returns the true person mask bool [T, height, width] (union of all
-    figures, exactly their drawn pixels) when `return_masks`, else None. Deterministic in `seed`.
+    MJPG for .avi, ...). `background`: "textured" (a wall gradient, floor and fixed shapes
+    drawn from `seed`) or "plain" (two flat greys). `noise`: amplitude of the uniform per-frame
+    sensor noise in grey levels (0: none, the cheapest to render and encode). Frames go to the
+    encoder as they are drawn. Returns the true person mask bool [T, height, width] (union of
+    all figures, exactly their drawn pixels) when `return_masks`, else None. Deterministic in
+    `seed` (clothing palettes too).
     """
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, not {background!r}")
     path = Path(path)
     rng = np.random.default_rng(seed)
     fourcc = codec or _FOURCC_BY_EXT.get(path.suffix.lower(), "mp4v")
@@ -77,7 +98,7 @@ def render_walk_video(path: str | Path, walkers: list[np.ndarray], width: int = 
                              (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write a {path.suffix} video with codec {fourcc}.")
-    background = _background(width, height, rng)
+    scene = _background(width, height, rng) if background == "textured" else _plain_background(width, height)
     figures = []
     for k, seq in enumerate(walkers):
         pts = np.asarray(seq, dtype=np.float64)[..., :2] * [width, height]
@@ -91,19 +112,22 @@ def render_walk_video(path: str | Path, walkers: list[np.ndarray], width: int = 
     masks = np.zeros((n_frames, height, width), dtype=bool) if return_masks else None
     try:
         for t in range(n_frames):
-            canvas = background.copy()
-            mask = np.zeros((height, width), dtype=np.uint8)
+            canvas = scene.copy()
+            mask = np.zeros((height, width), dtype=np.uint8) if masks is not None else None
             for shapes, colours, length, device in figures:
                 if t < length:
                     draw_body(canvas, shapes, t, colours)
-                    draw_body(mask, shapes, t)  # same primitives, so exactly the same pixels
+                    if mask is not None:
+                        draw_body(mask, shapes, t)  # same primitives, so exactly the same pixels
                 if device is not None and t < len(device.points):
                     xy, th = device.points[t] * [width, height], device.thickness[t] * height
                     draw_device(canvas, xy, device.segments, th, device.colour)
-                    draw_device(mask, xy, device.segments, th, 255)
-            noise = rng.integers(-3, 4, canvas.shape, dtype=np.int16)  # mild sensor noise
-            frame = np.clip(canvas.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+                    if mask is not None:
+                        draw_device(mask, xy, device.segments, th, 255)
+            if noise:
+                jitter = rng.integers(-noise, noise + 1, canvas.shape, dtype=np.int16)
+                canvas = np.clip(canvas.astype(np.int16) + jitter, 0, 255).astype(np.uint8)
+            writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
             if masks is not None:
                 masks[t] = mask > 0
     finally:

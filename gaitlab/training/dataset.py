@@ -18,8 +18,8 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from gaitlab.pipeline import keypoints
-from gaitlab.pipeline.clips import ClipSpan, clip_indices, estimate_cycle_frames, plan_clips, to_model_input
-from gaitlab.constants import CLASSES, CLIP_FRAMES, NUM_CLASSES
+from gaitlab.pipeline.clips import ClipSpan, clip_indices, estimate_cycle_frames, keypoint_clips, to_model_input
+from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
 from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note
 from gaitlab.pipeline.render import RenderStyle, render_silhouettes
@@ -33,10 +33,6 @@ SPAN_JITTER = (0.8, 1.25)
 # Training aspects are the estimated one times a factor from this range: aspect estimates of
 # a user's keypoint file can be off, and body widths differ anyway.
 ASPECT_JITTER = (0.85, 1.18)
-# Frontal-view body proportions (Winter): shoulder width 0.259 H, hip-to-ankle 0.491 H,
-# hip-to-shoulder 0.288 H. MediaPipe's shoulder points sit a little inside the acromion.
-_SHOULDER_PER_LEG, _SHOULDER_PER_TRUNK = 0.53, 0.90
-_FRONTAL_RANGE = (0.45, 1.6)
 
 
 @dataclass
@@ -94,7 +90,7 @@ class GaitData:
             filled[vid] = seq
             cycle = estimate_cycle_frames(keypoints.step_signal(seq))
             kept.append({**rec.to_dict(), "y": CLASSES.index(label), "n_usable": len(seq),
-                         "cycle_frames": cycle, "aspect": source_aspect(seq)})
+                         "cycle_frames": cycle, "aspect": keypoints.source_aspect(seq)})
         dropped_df = pd.DataFrame(dropped, columns=["video_id", "label", "reason"])
         return cls(pd.DataFrame(kept).reset_index(drop=True), filled, dropped_df, root)
 
@@ -117,7 +113,11 @@ def load_gait_data(root: str | Path = DEFAULT_DATA_DIR) -> GaitData:
         return GaitData.from_sequences(meta, raw, root=root)
 
 
-def subject_folds(meta: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+# The number of subject-grouped folds of the evaluation protocol and of every hold-out split.
+N_FOLDS = 5
+
+
+def subject_folds(meta: pd.DataFrame, n_splits: int = N_FOLDS, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train_rows, val_rows) per fold, stratified by label and grouped by `subject_id`.
 
     No subject is ever on both sides of a split. Classes with fewer subjects than folds
@@ -133,54 +133,6 @@ def subject_folds(meta: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> list[
 
 
 # --- Clips -----------------------------------------------------------------------------------
-
-
-def source_aspect(seq: np.ndarray) -> float:
-    """Source frame width/height of a gap-filled sequence [T, 33, 4].
-
-    `keypoints.estimate_aspect` needs legs that rotate in the image plane (a side view); for
-    a person walking towards the camera it returns its 16:9 fallback, which renders portrait
-    phone videos (the disabled-gait set) as absurdly wide figures. Then the ratio of shoulder
-    width (x, frame widths) to leg and trunk length (y, frame heights) gives the aspect, used
-    when it is plausible for a frontal view (a side view's shoulders overlap: huge values).
-    """
-    fallback = keypoints.FALLBACK_ASPECT
-    side = keypoints.estimate_aspect(seq, fallback=fallback)
-    if side != fallback:
-        return side
-    s = np.asarray(seq, dtype=np.float64)
-    shoulders = np.percentile(np.abs(s[:, 11, 0] - s[:, 12, 0]), 90)  # the most frontal frames
-    leg = np.median(s[:, [27, 28], 1].mean(1) - s[:, [23, 24], 1].mean(1))
-    trunk = np.median(s[:, [23, 24], 1].mean(1) - s[:, [11, 12], 1].mean(1))
-    with np.errstate(all="ignore"):
-        frontal = np.sqrt(_SHOULDER_PER_LEG * leg / shoulders * _SHOULDER_PER_TRUNK * trunk / shoulders)
-    lo, hi = _FRONTAL_RANGE
-    return float(frontal) if np.isfinite(frontal) and lo <= frontal <= hi else fallback
-
-
-def _finite(seq: np.ndarray) -> np.ndarray:
-    seq = np.asarray(seq, dtype=np.float32)
-    return seq if np.isfinite(seq[..., :2]).all() else keypoints.fill_gaps(seq)
-
-
-def keypoint_clips(seq: np.ndarray, style: RenderStyle | None = None, rng: np.random.Generator | None = None,
-                   aspect: float | None = None) -> list[tuple[ClipSpan, np.ndarray]]:
-    """The evaluation / inference clips of a keypoint sequence: [(span, uint8 [8, 224, 224])].
-
-    `seq` float32 [T, 33, 4]; gaps are filled first when it has any, and span indices then
-    refer to the gap-filled sequence. Clips span one estimated gait cycle and tile the walk
-    (`plan_clips`, at most 12). `style` defaults to the plain `RenderStyle()`; all clips of
-    one call share one style, as one video shows one person. `aspect` (source width/height)
-    defaults to `source_aspect(seq)`.
-    """
-    seq = _finite(seq)
-    cycle = estimate_cycle_frames(keypoints.step_signal(seq))
-    spans = plan_clips(len(seq), cycle)
-    aspect = source_aspect(seq) if aspect is None else aspect
-    # One render call for all clips keeps the framing (one scale per sequence) consistent.
-    indices = [min(i, len(seq) - 1) for s in spans for i in s.indices]
-    frames = render_silhouettes(seq, indices=indices, style=style or RenderStyle(), rng=rng, aspect=aspect)
-    return [(s, frames[k * CLIP_FRAMES : (k + 1) * CLIP_FRAMES]) for k, s in enumerate(spans)]
 
 
 def training_clip_indices(n_frames: int, cycle: float, rng: np.random.Generator) -> tuple[int, ...]:

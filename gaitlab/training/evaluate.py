@@ -1,19 +1,21 @@
 """Evaluation with the shipped model: `python -m gaitlab evaluate --data DIR [--json]`.
 
-Scores every walk of a folder in the shared gait-keypoints format (metadata.csv +
-keypoints.npz), video-only and with a synthetic note. On the training data itself only the
-subjects the weights never saw (their card's hold-out fold) are scored, so the figures stay
-honest. `--protocol` runs DESIGN.md's full cross-validation instead (`gaitlab.training.protocol`).
+`evaluate_shipped(weights, data_dir)` scores every walk of a folder in the shared
+gait-keypoints format (metadata.csv + keypoints.npz), video-only and with a synthetic note,
+and returns a JSON-ready dict (`train.evaluate_student`'s metrics, plus the data and scope).
+On the training data itself only the subjects the weights never saw (their card's hold-out
+fold) are scored, so the figures stay honest. `--protocol` runs the full cross-validation
+instead (`gaitlab.training.protocol`).
 
 `held_out_faithfulness` checks Grad-CAM's faithfulness on subjects the model never saw: for
 each held-out walk, blank the 10% of pixels Grad-CAM ranks highest in every frame, and
 compare the drop of the predicted class's probability with blanking 10% random pixels.
-`python -m gaitlab.training.evaluate` measures it for the shipped weights on their own hold-out fold
-and records the figure in the model card (which the Explain page shows).
+`record_card_faithfulness` (`python -m gaitlab evaluate --faithfulness`) measures it for the
+shipped weights on their own hold-out fold and records the figure in the model card (which
+the Explain page shows).
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,16 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from gaitlab.training.dataset import DEFAULT_DATA_DIR, GaitData, load_gait_data, subject_folds
 from gaitlab.errors import InputError
 from gaitlab.inference import keypoint_sequence_clips, score_case
-from gaitlab.training.protocol import add_protocol_arguments
+from gaitlab.training.dataset import DEFAULT_DATA_DIR, N_FOLDS, GaitData, load_gait_data, subject_folds
 from gaitlab.weights import card_path, default_weights, load_model
+
+
+def _split_of(card: dict[str, Any]) -> tuple[int, int]:
+    """(seed, number of folds) of the subject-grouped split the card's weights were trained on."""
+    config = card.get("training", {}).get("config", {})
+    return config.get("seed", 0), config.get("n_folds", N_FOLDS)
 
 
 def held_out_faithfulness(model: nn.Module, data: GaitData, rows: np.ndarray, fraction: float = 0.10) -> dict[str, Any]:
@@ -58,12 +65,12 @@ def record_card_faithfulness(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[st
     card = model.card
     fold = card.get("protocol", {}).get("val_fold", -1)
     data = load_gait_data(data_dir)
-    seed = card.get("training", {}).get("config", {}).get("seed", 0)
+    seed, n_folds = _split_of(card)
     if fold is not None and fold >= 0:
-        probe, split = model, f"subject-grouped fold {fold} of 5 (subjects never seen in training)"
+        probe, split = model, f"subject-grouped fold {fold} of {n_folds} (subjects never seen in training)"
     elif card.get("cross_validation"):
+        from gaitlab.training.config import TrainConfig
         from gaitlab.training.protocol import DEFAULT_CACHE, fold_record_path, fold_weights_path
-        from gaitlab.training.train import TrainConfig
 
         fold, recipe = 0, card["cross_validation"]["recipe"]
         config = TrainConfig(**card["training"]["config"])
@@ -73,11 +80,12 @@ def record_card_faithfulness(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[st
                              f"these weights' settings first ({card['cross_validation'].get('command')}).")
         probe = load_model(fold_model)
         probe.card["calibration"] = card.get("calibration", {})
-        split = (f"subject-grouped fold 0 of 5, scored by the protocol's fold-0 model of recipe {recipe!r} (trained "
+        n_folds = N_FOLDS  # the protocol's folds
+        split = (f"subject-grouped fold 0 of {n_folds}, scored by the protocol's fold-0 model of recipe {recipe!r} (trained "
                  "without these subjects; the shipped weights saw every subject)")
     else:
         raise ValueError("these weights were trained on all subjects and have no protocol run: nothing held out to measure on")
-    _, val_idx = subject_folds(data.meta, 5, seed)[fold]
+    _, val_idx = subject_folds(data.meta, n_folds, seed)[fold]
     result = held_out_faithfulness(probe, data, val_idx)
     result["split"] = split
     card["faithfulness"] = result
@@ -90,47 +98,19 @@ def rows_to_score(card: dict[str, Any], data: GaitData) -> tuple[np.ndarray, str
     fold = card.get("protocol", {}).get("val_fold", -1)
     same_data = data.root is not None and Path(data.root).resolve() == Path(DEFAULT_DATA_DIR).resolve()
     if same_data and fold is not None and fold >= 0:
-        seed = card.get("training", {}).get("config", {}).get("seed", 0)
-        return subject_folds(data.meta, 5, seed)[fold][1], f"held-out subjects of fold {fold} (the training data)"
+        seed, n_folds = _split_of(card)
+        return subject_folds(data.meta, n_folds, seed)[fold][1], f"held-out subjects of fold {fold} (the training data)"
     if same_data:
         return np.arange(len(data.meta)), "all walks: WARNING, the weights were trained on these"
     return np.arange(len(data.meta)), "all walks of the folder"
 
 
-def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="folder with metadata.csv and keypoints.npz")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--weights", default=None, help=argparse.SUPPRESS)
-    add_protocol_arguments(parser)
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
+def evaluate_shipped(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[str, Any]:
+    """Score the model of `weights` (default: the shipped one) on a gait-keypoints folder, video
+    only and with a synthetic note; on its own training data only the subjects it never saw."""
     from gaitlab.training.train import evaluate_student
 
-    if getattr(args, "protocol", False):
-        from gaitlab.training.protocol import run_protocol_command
-        return run_protocol_command(args)
-
-    model = load_model(args.weights)
-    data = load_gait_data(args.data)
+    model = load_model(weights)
+    data = load_gait_data(data_dir)
     rows, scope = rows_to_score(model.card, data)
-    result = {"data": str(args.data), "scope": scope, **evaluate_student(model, data, rows)}
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(f"{result['n_videos']} walks of {result['n_subjects']} subjects ({scope})")
-    for name in ("video_only", "fused"):
-        m = result[name]
-        print(f"{name:>10}: accuracy {m['accuracy']:.3f}  balanced {m['balanced_accuracy']:.3f}  "
-              f"macro-F1 {m['macro_f1']:.3f}  ECE {m['ece']:.3f}")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    try:
-        print(json.dumps(record_card_faithfulness(), indent=2))
-    except (InputError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    return {"data": str(data_dir), "scope": scope, **evaluate_student(model, data, rows)}

@@ -1,17 +1,31 @@
-"""The model card: the JSON beside the weights rendered as Markdown for people.
+"""The model card: built from a training run, and rendered as Markdown for people.
 
-`render_markdown(card)` is used for `weights/MODEL_CARD.md` (regenerate with
-`python -m gaitlab.training.model_card`) and by the About page, so both always say the same thing.
+`build_card(data, config, result, train_idx, val_idx, distillation, command)` makes the card
+of a trained student, a JSON-ready dict (architecture, clip spec, training data and split,
+metrics, history, status, cost) that `weights.save_weights` stores beside the weights.
+`render_markdown(card)` turns a card into Markdown: `weights/MODEL_CARD.md` (regenerate with
+`python -m gaitlab card`) and the About page use it, so both always say the same thing.
 """
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from gaitlab.constants import CLASSES, DISPLAY_NAMES, NOTICE
+from gaitlab import text
+from gaitlab.constants import (CLASSES, CLIP_FRAMES, DISPLAY_NAMES, EMBED_DIM, FRAME_SIZE, IMAGENET_MEAN,
+                               IMAGENET_STD, NOTICE)
+from gaitlab.model import count_flops, count_parameters
+from gaitlab.training.config import TrainConfig, TrainResult
+from gaitlab.training.dataset import ASPECT_JITTER, DATASET_NAME, N_FOLDS, SPAN_JITTER, GaitData
 from gaitlab.weights import DEFAULT_WEIGHTS, read_card
+
+KOA_PD_NM_CITATION = ('N. Kour, S. Gupta, S. Arora, "A vision-based gait dataset for knee osteoarthritis and '
+                      "Parkinson's disease analysis with severity levels\" (2022), CC BY 4.0")
 
 INTENDED_USE = (
     "Exploring and teaching how a video model reads gait: analysing example walks, showing which "
@@ -41,6 +55,79 @@ DATA_LIMITS = (
     "Training silhouettes are rendered from keypoints; the model has never seen a silhouette "
     "extracted from real video by background subtraction.",
 )
+
+
+# --- Building the card of a training run -----------------------------------------------------
+
+
+def _split_counts(data: GaitData, idx: np.ndarray) -> dict[str, Any]:
+    sub = data.meta.loc[idx]
+    per_class = {c: [int((sub["label"] == c).sum()), int(sub.loc[sub["label"] == c, "subject_id"].nunique())]
+                 for c in CLASSES}
+    return {"videos": int(len(sub)), "subjects": int(sub["subject_id"].nunique()), "videos_subjects_per_class": per_class}
+
+
+def _status(fold: int, distilled: bool) -> str:
+    kind = ("distilled student: trained on rendered keypoint silhouettes with soft targets from the keypoint teacher"
+            if distilled else "student trained on rendered keypoint silhouettes and the labels alone")
+    if fold < 0:
+        return (f"{kind}, on all usable walks, after the {N_FOLDS}-fold subject-grouped protocol chose the recipe; its "
+                "figures are that protocol's out-of-fold figures for the same recipe. Not a clinical tool.")
+    return f"{kind}, with subject-grouped fold {fold} held out; an experiment of the protocol, not a clinical tool."
+
+
+def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_idx: np.ndarray, val_idx: np.ndarray,
+               distillation: dict[str, Any] | None = None, command: str = "") -> dict[str, Any]:
+    """The model card of a trained student (save_weights adds classes, tensors and SHA-256).
+
+    `train_idx` / `val_idx`: the rows of `data` trained on and held out (may be empty).
+    `distillation`: the record of `train.train_distillation_teacher` when the student was
+    distilled (None: trained on the labels alone; `config.distill_weight` / `temperature`
+    then unused)."""
+    fold = config.val_fold
+    split = (f"StratifiedGroupKFold(n_splits={config.n_folds}, shuffle=True, random_state={config.seed}) over "
+             f"subject_id, stratified by label; fold {fold} of {config.n_folds} held out (no subject on both sides)"
+             if fold >= 0 else "no hold-out: trained on all usable videos (see the cross-validation protocol)")
+    return {
+        "architecture": config.architecture,
+        "architecture_kwargs": config.architecture_kwargs,
+        "view": "silhouette",
+        "clip": {"frames": CLIP_FRAMES, "size": FRAME_SIZE, "channels": 3,
+            "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+            "sampling": (
+                "inference: clips of 8 frames evenly spaced over one estimated gait cycle "
+                "(autocorrelation of ankle distance), up to 12 clips tiling the walk (clips.plan_clips); "
+                "video probabilities = mean of clip softmaxes. training: random start, span = cycle x "
+                f"U{SPAN_JITTER} (frame-rate jitter), aspect x U{ASPECT_JITTER}, heavily augmented silhouette rendering"
+            ),
+        },
+        "embedder": {"name": text.NAME, "dim": EMBED_DIM},
+        "training_data": {
+            "dataset": DATASET_NAME, "usable_videos": int(len(data.meta)),
+            "subjects": int(data.meta["subject_id"].nunique()),
+            "dropped_videos": data.dropped.to_dict(orient="records"), "train": _split_counts(data, train_idx),
+            "sources": [KOA_PD_NM_CITATION, "disabled-gait set (Disabled_Assistive, Disabled_NonAssistive)"],
+            "notes": "synthetic clinical notes (gaitlab.training.notes), never naming the diagnosis; "
+                     f"dropped for {config.note_drop_rate:.0%} of training samples",
+        },
+        "protocol": {
+            "split": split, "val_fold": fold,
+            "validation": _split_counts(data, val_idx) if len(val_idx) else None,
+            "caveat": "PD_Severe has one subject: it is either trained on or tested on, never both.",
+        },
+        "metrics": result.metrics,
+        "training": {"config": asdict(config), "history": result.history},
+        "distillation": distillation,
+        "status": _status(fold, distillation is not None),
+        "command": command,
+        "wall_time_s": round(result.wall_time_s, 1),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "parameters": count_parameters(result.model),
+        "flops": count_flops(result.model),
+    }
+
+
+# --- Rendering a card ------------------------------------------------------------------------
 
 
 def _pct(x: Any) -> str:
@@ -83,11 +170,16 @@ def cross_validation_frame(cv: dict[str, Any]) -> pd.DataFrame:
 _CV_COLUMNS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"), ("macro_f1", "macro-F1"), ("ece", "ECE"))
 
 
+def cv_fold_count(cv: dict[str, Any]) -> int:
+    """How many held-out folds a card's cross-validation section reports (`N_FOLDS` if it does not say)."""
+    return len(cv.get("fold_sizes") or []) or N_FOLDS
+
+
 def cross_validation_lines(cv: dict[str, Any]) -> list[str]:
     sizes = ", ".join(f"{f['videos']}/{f['subjects']}" for f in cv.get("fold_sizes", []))
     lines = ["", "## Cross-validated figures (the protocol)",
              f"{cv.get('split')}; {cv.get('videos')} walks of {cv.get('subjects')} subjects; walks/subjects per "
-             f"held-out fold: {sizes}. Each figure is the mean ± standard deviation over the 5 held-out folds. "
+             f"held-out fold: {sizes}. Each figure is the mean ± standard deviation over the {cv_fold_count(cv)} held-out folds. "
              f"These weights use recipe `{cv.get('recipe')}`, trained on all the data after the protocol chose it. "
              "Students are calibrated with cross-fitted temperatures unless marked.", ""]
     frame = cross_validation_frame(cv)
@@ -159,7 +251,7 @@ def render_markdown(card: dict[str, Any]) -> str:
                   f"On {f['cases']} walks of held-out subjects ({f.get('split', '')}), blanking the "
                   f"{f['fraction']:.0%} of pixels Grad-CAM ranks highest in each frame lowered the predicted "
                   f"class's probability by {f['top_drop']:.3f} on average, against {f['random_drop']:.3f} for "
-                  f"as many random pixels ({f['ratio']:.1f}×). Command: `python -m gaitlab.training.evaluate`."]
+                  f"as many random pixels ({f['ratio']:.1f}×). Command: `python -m gaitlab evaluate --faithfulness`."]
     lines += ["", "## Limits of the data"] + [f"- {w}" for w in DATA_LIMITS]
     if card.get("weak_spots"):
         lines += ["", "## Weak spots of this model"] + [f"- {w}" for w in card["weak_spots"]]
@@ -172,7 +264,3 @@ def write_model_card(weights: Path = DEFAULT_WEIGHTS) -> Path:
     out = Path(weights).parent / "MODEL_CARD.md"
     out.write_text(render_markdown(read_card(weights)))
     return out
-
-
-if __name__ == "__main__":
-    print(write_model_card())

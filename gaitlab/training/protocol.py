@@ -1,11 +1,11 @@
-"""DESIGN.md's evaluation protocol: subject-grouped, stratified 5-fold cross-validation.
+"""The evaluation protocol: subject-grouped, stratified `N_FOLDS`-fold cross-validation.
 
 Every *recipe* (a way of turning training rows into a model) is fitted once per fold on the
 other folds' subjects and scored on the fold's own subjects, so every walk of the data gets
 exactly one out-of-fold prediction. Recipes:
 
 - `teacher`: the keypoint temporal conv net (`gaitlab.training.teacher`), whole sequences;
-- `features`: the hand-crafted gait-feature random forest (`gaitlab.pipeline.features`);
+- `features`: the hand-crafted gait-feature random forest (`gaitlab.training.baseline`);
 - `student`: the video student (`gait_student`) on rendered silhouettes, labels only;
 - `student_distilled`: the same, distilled from a teacher trained on the same training rows;
 - `seed_distilled`: the seed's architecture (`seed_student`) trained exactly like
@@ -18,13 +18,14 @@ fitted afterwards (`fit_temperature`): cross-fitted for the reported figures (fo
 temperature comes from the other folds' predictions), pooled over all folds for the shipped
 weights. Per-fold results are cached on disk, so an interrupted run resumes where it stopped.
 
-`python -m gaitlab evaluate --protocol` runs it and writes `weights/protocol.json`.
+`run_protocol(data, recipes, config)` takes a `GaitData` and returns a JSON-ready dict (split,
+fold sizes, and per recipe its per-fold, summarised and pooled `metrics.classification_metrics`);
+`python -m gaitlab evaluate --protocol` runs it and merges it into `weights/protocol.json`
+(`save_protocol`). `attach_to_card` copies the figures of a recipe into a model card.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,16 +34,18 @@ from typing import Any
 import numpy as np
 
 from gaitlab.constants import CLASSES, NUM_CLASSES
-from gaitlab.training.dataset import GaitData, load_gait_data, subject_folds
 from gaitlab.errors import InputError
-from gaitlab.training.train import (NOTE_CONDITIONS, TrainConfig, classification_metrics, clip_log_probabilities, command_line,
-                    train_distillation_teacher, train_student)
+from gaitlab.metrics import HEADLINE, classification_metrics, summarise
+from gaitlab.training.config import TrainConfig
+from gaitlab.training.dataset import N_FOLDS, GaitData, subject_folds
+from gaitlab.training.model_card import build_card
+from gaitlab.training.teacher import Teacher, TeacherConfig
+from gaitlab.training.train import (NOTE_CONDITIONS, clip_log_probabilities, train_distillation_teacher,
+                                    train_student)
 from gaitlab.weights import WEIGHTS_DIR, save_weights
 
-N_FOLDS = 5
 PROTOCOL_JSON = WEIGHTS_DIR / "protocol.json"
 DEFAULT_CACHE = WEIGHTS_DIR / "experiments" / "protocol"
-HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "ece")
 
 
 @dataclass(frozen=True)
@@ -101,24 +104,6 @@ def fit_temperature(clip_logp: list[np.ndarray], labels: np.ndarray) -> float:
     return float(np.exp(res.x))
 
 
-def summarise(labels: np.ndarray, probs: np.ndarray, fold_rows: list[np.ndarray]) -> dict[str, Any]:
-    """Per-fold metrics, their mean and spread, and the pooled out-of-fold metrics.
-
-    `probs` [N, 9] holds each row's out-of-fold prediction; `fold_rows` the rows of each
-    fold. Class recall is averaged over the folds that hold the class.
-    """
-    per_fold = [classification_metrics(labels[r], probs[r]) for r in fold_rows]
-    summary: dict[str, Any] = {}
-    for key in HEADLINE:
-        vals = [m[key] for m in per_fold]
-        summary[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
-    for c in CLASSES:
-        vals = [m["per_class_recall"][c] for m in per_fold if m["per_class_recall"][c] is not None]
-        summary[f"recall_{c}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "folds": len(vals)} if vals else None
-    rows = np.concatenate(fold_rows)
-    return {"folds": per_fold, "summary": summary, "pooled": classification_metrics(labels[rows], probs[rows])}
-
-
 # --- Students --------------------------------------------------------------------------------
 
 
@@ -134,8 +119,6 @@ def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx
     result = train_student(data, train_idx, np.array([], dtype=int), config, teacher_probs=teacher_probs)
     logp = clip_log_probabilities(result.model, data, val_idx, seed=config.seed)
     if weights_out is not None:
-        from gaitlab.training.train import build_card
-
         card = build_card(data, config, result, train_idx, val_idx, distillation)
         card["protocol"]["cross_validation_recipe"] = recipe
         save_weights(result.model, card, weights_out)
@@ -209,8 +192,7 @@ def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache:
     a rerun only trains what is missing. Recipes whose folds are not all done are reported as
     `incomplete` with the folds they have.
     """
-    from gaitlab.pipeline.features import FeatureBaseline, cross_validate
-    from gaitlab.training.teacher import Teacher, TeacherConfig
+    from gaitlab.training.baseline import FeatureBaseline, cross_validate  # scikit-learn loads only when needed
 
     splits = subject_folds(data.meta, N_FOLDS, config.seed)
     subjects = data.meta["subject_id"].to_numpy()
@@ -267,54 +249,16 @@ def _headline(summary: dict[str, Any]) -> str:
     return "  ".join(f"{k} {summary[k]['mean']:.3f}±{summary[k]['std']:.3f}" for k in HEADLINE)
 
 
-# --- Command line ----------------------------------------------------------------------------
-
-
-def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    parser.add_argument("--protocol", action="store_true",
-                        help="run the 5-fold subject-grouped protocol on the training data and write weights/protocol.json")
-    parser.add_argument("--recipes", default="teacher,features,student,student_distilled",
-                        help=f"comma-separated, of: {', '.join(RECIPES)}")
-    parser.add_argument("--epochs", type=int, default=d.epochs)
-    parser.add_argument("--clips-per-video", type=int, default=d.clips_per_video)
-    parser.add_argument("--distill-weight", type=float, default=d.distill_weight)
-    parser.add_argument("--teacher-temperature", type=float, default=d.temperature)
-    parser.add_argument("--folds", default=None, help="comma-separated folds to run (default: all 5)")
-    parser.add_argument("--protocol-out", type=Path, default=PROTOCOL_JSON,
-                        help="JSON file the protocol's figures are merged into (default weights/protocol.json)")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=argparse.SUPPRESS)
-
-
-def run_protocol_command(args: argparse.Namespace) -> int:
-    config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, val_fold=-1,
-                         distill_weight=args.distill_weight, temperature=args.teacher_temperature)
-    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
-    try:
-        try:
-            folds = sorted({int(f) for f in args.folds.split(",")}) if args.folds else None
-        except ValueError:
-            raise InputError(f"--folds takes fold numbers like 0,1 — not {args.folds!r}.") from None
-        if folds is not None and not all(0 <= f < N_FOLDS for f in folds):
-            raise InputError(f"--folds must be within 0..{N_FOLDS - 1}.")
-        unknown = [r for r in recipes if r not in RECIPES]
-        if unknown:
-            raise InputError(f"unknown recipe(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}")
-        data = load_gait_data(args.data)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    result = run_protocol(data, recipes, config, cache=args.cache, folds=folds, log=lambda s: print(s, flush=True))
-    command = command_line()
+def save_protocol(result: dict[str, Any], path: Path = PROTOCOL_JSON, command: str = "") -> Path:
+    """Merge a `run_protocol` result into `path` (earlier recipes kept; each recipe records the
+    command that made it, since one file gathers several runs)."""
     for res in result["recipes"].values():
-        res["command"] = command  # one file gathers several runs: each recipe keeps its own
-    old = json.loads(args.protocol_out.read_text()) if args.protocol_out.is_file() else {}
+        res["command"] = command
+    path = Path(path)
+    old = json.loads(path.read_text()) if path.is_file() else {}
     merged = {**old, **result, "recipes": {**old.get("recipes", {}), **result["recipes"]}}
-    args.protocol_out.write_text(json.dumps(merged, indent=1) + "\n")
-    if args.json:
-        print(json.dumps(result, indent=1))
-    print(f"wrote {args.protocol_out}")
-    return 0
+    path.write_text(json.dumps(merged, indent=1) + "\n")
+    return path
 
 
 # --- Into the model card ---------------------------------------------------------------------
@@ -394,23 +338,20 @@ def weak_spots(res: dict[str, Any], worst: int = 4) -> list[str]:
 
 def attach_to_card(card: dict[str, Any], config: TrainConfig, distill: bool) -> bool:
     """Give all-data weights the cross-validated figures and calibration temperature of the
-    protocol run of their very recipe (weights/protocol.json); False (with a warning) if none."""
+    protocol run of their very recipe (weights/protocol.json); False if there is none."""
     match = matching_protocol(config, distill)
     if match is None:
-        print("warning: weights/protocol.json holds no complete cross-validation of this recipe; the card gets no "
-              "figures and no calibration. Run `python -m gaitlab evaluate --protocol` with the same settings first.",
-              flush=True)
         return False
     recipe, protocol = match
     res = protocol["recipes"][recipe]
     card["calibration"] = {
         "temperature": round(float(res["temperature"]), 4),
-        "method": "temperature scaling: one temperature minimising the NLL of the 5-fold out-of-fold predictions of "
+        "method": f"temperature scaling: one temperature minimising the NLL of the {N_FOLDS}-fold out-of-fold predictions of "
                   "this recipe (notes as in training); the cross-validated figures use cross-fitted temperatures "
                   "(each fold's from the other folds)",
     }
     card["metrics"] = {c: res[c]["calibrated"]["pooled"] for c in CONDITION_NAMES}
-    card["metrics_source"] = (f"pooled out-of-fold predictions of the subject-grouped 5-fold protocol, recipe {recipe!r} "
+    card["metrics_source"] = (f"pooled out-of-fold predictions of the subject-grouped {N_FOLDS}-fold protocol, recipe {recipe!r} "
                               "(the same recipe as these weights), calibrated")
     card["cross_validation"] = card_section(protocol, recipe)
     card["weak_spots"] = weak_spots(res)

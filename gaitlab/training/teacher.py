@@ -5,12 +5,16 @@ Neither a sequence's length nor its frame rate may reach the network (both diffe
 the data and would be a shortcut): it sees windows of a fixed number of gait cycles, each
 resampled to a fixed number of steps per estimated cycle; a sequence's prediction is the mean
 over windows tiling it.
+
+Input: keypoint sequences float [T_i, 33, 4] (gap-filled or not) and class ids [N]; a trained
+`Teacher` returns class probabilities [N, 9] per sequence (`predict_proba`) or per window
+(`span_proba`), and `teacher_soft_targets` turns it into the `TeacherFn` a student distils from.
 """
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,12 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from gaitlab.constants import NUM_CLASSES
+from gaitlab.pipeline.features import BodyFrame, angle_deg, body_frame, lean_deg, resample_time
+from gaitlab.pipeline.landmarks import ANKLE, ELBOW, HIP, KNEE, MIRROR_ORDER, SHOULDER, WRIST
 from gaitlab.training.dataset import class_balanced_weights
-from gaitlab.training.train import TeacherFn
-from gaitlab.pipeline.features import (
-    ANKLE, ELBOW, HIP, KNEE, MIRROR_ORDER, SHOULDER, WRIST, BodyFrame, angle_deg, body_frame, lean_deg,
-    resample_time,
-)
+
+# teacher_probs(rows [B], indices [B, 8]) → soft targets [B, 9]: the teacher's class
+# probabilities (already at the distillation temperature) for the same video moments.
+TeacherFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 # The joints the teacher reads: nose, arms, hips and legs down to the toes (not the face).
 JOINTS: tuple[int, ...] = (0,) + tuple(range(11, 17)) + tuple(range(23, 33))
@@ -136,7 +141,7 @@ class TeacherConfig:
     mirror_prob: float = 0.5  # swap left and right (a mirrored video, once walking direction is fixed)
     eval_stride_cycles: float = 1.0  # spacing of the windows that tile a sequence at evaluation
     seed: int = 0
-    threads: int = 1  # the 2 cores are shared; 2 threads under contention ran 10x slower
+    threads: int = 1  # torch threads while fitting (the caller's setting is restored afterwards)
 
     @property
     def window_steps(self) -> int:
@@ -268,7 +273,7 @@ def train_teacher(seqs: Sequence[np.ndarray], labels: np.ndarray, config: Teache
 
 def teacher_soft_targets(teacher: Teacher, sequences: Mapping[int, np.ndarray] | Sequence[np.ndarray],
                          temperature: float = 2.0, scope: str = "window") -> TeacherFn:
-    """A `train.TeacherFn` for distillation: (rows [B], indices [B, 8]) → soft targets [B, 9].
+    """A `TeacherFn` for distillation: (rows [B], indices [B, 8]) → soft targets [B, 9].
 
     `sequences[row]` is the gap-filled sequence of a `GaitData` row (e.g. `{r: data.sequence(r)
     for r in train_rows}`), `indices` the source frames of the student's clip. scope

@@ -1,13 +1,13 @@
 """The what-if simulator: presets, clinical signs, walking aids, CLI and sweeps."""
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import cv2
 import numpy as np
 import pytest
 
+from gaitlab.cli import main as cli_main
 from gaitlab.synth import simulator as sim
 from gaitlab.constants import CLASSES
 from gaitlab.pipeline.keypoints import load_keypoint_csv
@@ -103,9 +103,7 @@ def test_aid_in_silhouettes_but_not_in_keypoints():
 
 
 def _run(args: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    sim.add_simulate_arguments(parser)
-    return sim.run_simulate(parser.parse_args(args))
+    return cli_main(["simulate", *args])
 
 
 def test_cli_writes_video_and_csv(tmp_path, capsys):

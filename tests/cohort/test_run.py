@@ -14,20 +14,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import gaitlab.cohort.run as cohort
-from gaitlab.cohort.run import (
-    COLUMNS,
-    NUMERIC_COLUMNS,
-    CohortAborted,
-    CohortItem,
-    collect_inputs,
-    confined_path,
-    execute_items,
-    read_finished_rows,
-    read_manifest,
-)
+from gaitlab.cohort import executors
+from gaitlab.cohort.inputs import CohortItem, collect_inputs, confined_path, read_manifest
+from gaitlab.cohort.run import CohortAborted, execute_items, run_cohort, run_items
+from gaitlab.cohort.table import COLUMNS, NUMERIC_COLUMNS, read_finished_rows
 from gaitlab.constants import CLASSES
 from gaitlab.errors import InputError
+
+# The output columns as README.md documents them ("path, cohort, label, predicted, confidence,
+# prob_<Class>…, warnings, error", classes in `CLASSES` order): spelled out, so a change to
+# `COLUMNS` shows up here rather than passing by comparison with itself.
+DOCUMENTED_COLUMNS = [
+    "path", "cohort", "label", "predicted", "confidence",
+    "prob_Normal", "prob_KOA_Early", "prob_KOA_Mild", "prob_KOA_Severe",
+    "prob_PD_Early", "prob_PD_Mild", "prob_PD_Severe",
+    "prob_Disabled_Assistive", "prob_Disabled_NonAssistive",
+    "warnings", "error",
+]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def cases(tmp_path_factory, walker_video, walker_csv, two_walkers_video) -> Path
 
 def read_out(path: Path) -> pd.DataFrame:
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    assert list(table.columns) == COLUMNS
+    assert list(table.columns) == DOCUMENTED_COLUMNS
     return table
 
 
@@ -126,7 +129,7 @@ def test_confined_path(tmp_path):
 # --- Running ------------------------------------------------------------------------------
 def test_missing_file_gives_error_row(cases, random_weights):
     items = [CohortItem(str(cases / "A" / "gone.mp4"), "A"), CohortItem(str(cases / "B" / "deep" / "k.csv"), "B", "Normal")]
-    table = cohort.run_items(items, weights=str(random_weights))
+    table = run_items(items, weights=str(random_weights))
     assert list(table["path"]) == [i.path for i in items]
     missing, good = table.iloc[0], table.iloc[1]
     assert "does not exist" in missing["error"] and missing["predicted"] == "" and missing["confidence"] == ""
@@ -140,7 +143,7 @@ def test_model_loaded_once_in_process(cases, random_weights, monkeypatch):
     loads = []
     real = inference.load_model
     monkeypatch.setattr(inference, "_MODELS", {})
-    monkeypatch.setattr(cohort, "_PROCESS", cohort._ProcessState())
+    monkeypatch.setattr(executors, "_PROCESS", executors._ProcessState())
     monkeypatch.setattr(inference, "load_model", lambda w=None: loads.append(w) or real(w))
     run = execute_items(collect_inputs(cases), weights=str(random_weights))
     assert run.analysed == 5 and len(loads) == 1
@@ -186,10 +189,10 @@ def pool_pids(pool) -> set[int]:
 def test_local_pool_is_kept_between_runs(local_run, cases, random_weights, tmp_path):
     items, weights = collect_inputs(cases), str(random_weights)
     first = execute_items(items, tmp_path / "a.csv", workers=2, weights=weights)
-    pool = cohort._pool
+    pool = executors._pool
     second = execute_items(items, tmp_path / "b.csv", workers=2, weights=weights)
     # The same pool and the same (at most 2) processes ran both; each loaded the model once.
-    assert pool is not None and cohort._pool is pool
+    assert pool is not None and executors._pool is pool
     pids = pool_pids(pool)
     assert len(pids) <= 2 and worker_pids(first) | worker_pids(second) <= pids
     assert set(second.model_loads.values()) == {1}
@@ -197,7 +200,7 @@ def test_local_pool_is_kept_between_runs(local_run, cases, random_weights, tmp_p
         assert_same_rows(read_out(local_run[1]), read_out(tmp_path / out))
     # Another worker count replaces the pool; the old one takes no more work.
     execute_items(items[:2], workers=3, weights=weights)
-    assert cohort._pool is not pool
+    assert executors._pool is not pool
     with pytest.raises(RuntimeError, match="after shutdown"):
         pool.submit(os.getpid)
 
@@ -206,7 +209,7 @@ def test_concurrent_runs_share_the_pool(local_run, cases, random_weights, tmp_pa
     """Two sessions of the app running cohorts at the same time, on one kept pool."""
     items, weights = collect_inputs(cases), str(random_weights)
     execute_items(items[:2], workers=2, weights=weights)
-    pool = cohort._pool
+    pool = executors._pool
     barrier = threading.Barrier(2)
     runs, failures = {}, []
 
@@ -223,7 +226,7 @@ def test_concurrent_runs_share_the_pool(local_run, cases, random_weights, tmp_pa
     for t in threads:
         t.join(timeout=300)
     assert not failures and len(runs) == 2
-    assert cohort._pool is pool and worker_pids(runs[0]) | worker_pids(runs[1]) <= pool_pids(pool)
+    assert executors._pool is pool and worker_pids(runs[0]) | worker_pids(runs[1]) <= pool_pids(pool)
     for k in range(2):
         assert_same_rows(read_out(local_run[1]), read_out(tmp_path / f"{k}.csv"))
 
@@ -238,7 +241,7 @@ def wait_until(condition, timeout: float = 30.0) -> None:
 def test_a_dead_worker_does_not_poison_later_runs(local_run, cases, random_weights, tmp_path):
     items, weights = collect_inputs(cases), str(random_weights)
     warm = execute_items(items, workers=2, weights=weights)
-    pool, victim = cohort._pool, min(worker_pids(warm))
+    pool, victim = executors._pool, min(worker_pids(warm))
 
     # Killed mid-run: the run stops with CohortAborted, the rows finished so far are saved.
     def kill_after_first_row(k, n, row):
@@ -249,18 +252,18 @@ def test_a_dead_worker_does_not_poison_later_runs(local_run, cases, random_weigh
     with pytest.raises(CohortAborted, match="worker process died"):
         execute_items(items * 4, out, workers=2, weights=weights, progress=kill_after_first_row)
     assert 1 <= len(read_out(out)) < 20
-    assert cohort._pool is None  # discarded: the next run starts a fresh one
+    assert executors._pool is None  # discarded: the next run starts a fresh one
 
     after = execute_items(items, tmp_path / "after.csv", workers=2, weights=weights)
-    assert victim not in worker_pids(after) and cohort._pool not in (None, pool)
+    assert victim not in worker_pids(after) and executors._pool not in (None, pool)
     assert_same_rows(read_out(local_run[1]), read_out(tmp_path / "after.csv"))
 
     # Killed between runs (an idle worker, out of memory say): the next run still succeeds.
-    pool, victim = cohort._pool, min(worker_pids(after))
+    pool, victim = executors._pool, min(worker_pids(after))
     os.kill(victim, signal.SIGKILL)
     wait_until(lambda: pool._broken)  # the pool has noticed
     again = execute_items(items, tmp_path / "again.csv", workers=2, weights=weights)
-    assert victim not in worker_pids(again) and cohort._pool is not pool
+    assert victim not in worker_pids(again) and executors._pool is not pool
     assert_same_rows(read_out(local_run[1]), read_out(tmp_path / "again.csv"))
 
 
@@ -284,7 +287,7 @@ def test_dask_equals_local(local_run, cases, random_weights, dask_cluster, tmp_p
     assert_same_rows(read_out(local_run[1]), read_out(out))
     assert_same_rows(read_out(local_run[1]), run.table.astype(str).replace("nan", ""))
     with Client(dask_cluster.scheduler_address, set_as_default=False) as client:
-        stats = client.run(cohort.process_stats)
+        stats = client.run(executors.process_stats)
     # One model per worker process, loaded once however many cases it ran; one torch thread.
     assert len(stats) == 2
     assert sum(s["cases"] for s in stats.values()) == 5
@@ -294,7 +297,7 @@ def test_dask_equals_local(local_run, cases, random_weights, dask_cluster, tmp_p
 
 def test_dask_reads_relative_paths_as_absolute(cases, random_weights, dask_cluster, monkeypatch):
     monkeypatch.chdir(cases)
-    table = cohort.run_items([CohortItem("A/one.mp4", "A")], weights=str(random_weights),
+    table = run_items([CohortItem("A/one.mp4", "A")], weights=str(random_weights),
                              scheduler=dask_cluster.scheduler_address)
     assert table.loc[0, "path"] == "A/one.mp4" and table.loc[0, "error"] == ""
 
@@ -304,13 +307,13 @@ def test_dask_reads_relative_paths_as_absolute(cases, random_weights, dask_clust
 def counted(monkeypatch):
     """Paths analysed by in-process runs from now on."""
     analysed = []
-    real = cohort.analyze_item
+    real = executors.analyze_item
 
     def counting(item, weights=None):
         analysed.append(item.path)
         return real(item, weights)
 
-    monkeypatch.setattr(cohort, "analyze_item", counting)
+    monkeypatch.setattr(executors, "analyze_item", counting)
     return analysed
 
 
@@ -383,7 +386,7 @@ def test_output_inside_the_input_folder_is_not_a_case(cases, random_weights, tmp
     shutil.copytree(cases / "B" / "deep", folder)
     out = folder / "results.csv"
     for _ in range(2):
-        table = cohort.run_cohort(folder, out, weights=str(random_weights))
+        table = run_cohort(folder, out, weights=str(random_weights))
         assert list(table["path"]) == [str(folder / "k.csv")]
 
 

@@ -1,7 +1,6 @@
-"""gaitlab.training.train: metrics, the loss, a few training steps on generated walkers, saving (fast)."""
+"""gaitlab.training.train, gaitlab.metrics and the card: metrics, the loss, a few training steps on generated walkers, saving (fast)."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -10,12 +9,13 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
+from gaitlab.cli import main as cli_main
 from gaitlab.constants import CLASSES
 from gaitlab.training.dataset import GaitData
-from gaitlab.training.train import (
-    TrainConfig, add_train_arguments, build_card, classification_metrics, evaluate_student,
-    expected_calibration_error, run_train, student_loss, train_distillation_teacher, train_student,
-)
+from gaitlab.metrics import classification_metrics, expected_calibration_error
+from gaitlab.training.config import TrainConfig
+from gaitlab.training.model_card import build_card
+from gaitlab.training.train import evaluate_student, student_loss, train_distillation_teacher, train_student
 from gaitlab.weights import load_weights, save_weights
 
 # Two clearly different gaits: an upright brisk walker and a stooped, slow, stiff, limping one.
@@ -149,12 +149,9 @@ def test_run_train_end_to_end(tmp_path, capsys):
     root.mkdir()
     data.meta[["video_id", "label", "subject_id"]].to_csv(root / "metadata.csv", index=False)
     np.savez(root / "keypoints.npz", **{v: data.sequences[v].astype(np.float16) for v in data.meta["video_id"]})
-    parser = argparse.ArgumentParser()
-    add_train_arguments(parser)
     out = tmp_path / "w" / "student.safetensors"
-    args = parser.parse_args(["--data", str(root), "--out", str(out), "--epochs", "1", "--clips-per-video", "1",
-                              "--batch-size", "5", "--val-fold", "0"])
-    assert run_train(args) == 0
+    assert cli_main(["train", "--data", str(root), "--out", str(out), "--epochs", "1", "--clips-per-video", "1",
+                     "--batch-size", "5", "--val-fold", "0"]) == 0
     printed = capsys.readouterr().out
     assert "epoch 1/1" in printed and "val acc" in printed
     _, card = load_weights(out)
@@ -163,9 +160,7 @@ def test_run_train_end_to_end(tmp_path, capsys):
 
 
 def test_run_train_rejects_a_missing_folder(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_train_arguments(parser)
-    assert run_train(parser.parse_args(["--data", str(tmp_path / "nope")])) == 2
+    assert cli_main(["train", "--data", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.startswith("error:")
 
 
@@ -210,8 +205,5 @@ def test_distillation_runs_and_its_loss_falls(tmp_path):
 
 @pytest.mark.parametrize("flags", [["--distill-weight", "1.5"], ["--teacher-temperature", "0"]])
 def test_run_train_rejects_bad_distillation_settings(tmp_path, capsys, flags):
-    parser = argparse.ArgumentParser()
-    add_train_arguments(parser)
-    args = parser.parse_args(["--data", str(tmp_path), "--distill", *flags])
-    assert run_train(args) == 2
+    assert cli_main(["train", "--data", str(tmp_path), "--distill", *flags]) == 2
     assert capsys.readouterr().err.startswith("error:")

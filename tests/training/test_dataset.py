@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from gaitlab.constants import CLASSES, CLIP_FRAMES, FRAME_SIZE
+from gaitlab.pipeline.clips import keypoint_clips
+from gaitlab.pipeline.keypoints import source_aspect
 from gaitlab.training.dataset import (
-    DEFAULT_DATA_DIR, GaitData, TrainingClips, class_balanced_weights, keypoint_clips, load_gait_data,
-    source_aspect, subject_folds, training_clip_indices,
+    GaitData, TrainingClips, class_balanced_weights, load_gait_data, subject_folds,
+    training_clip_indices,
 )
 from gaitlab.errors import InputError
 
-REAL_DATA = (DEFAULT_DATA_DIR / "metadata.csv").is_file() and (DEFAULT_DATA_DIR / "keypoints.npz").is_file()
-needs_real_data = pytest.mark.skipif(not REAL_DATA, reason=f"gait-keypoints data not found at {DEFAULT_DATA_DIR}")
 
 
 def synthetic_meta(seed: int = 0) -> pd.DataFrame:
@@ -59,16 +59,14 @@ def test_folds_depend_on_seed_and_are_reproducible():
     assert any(not np.array_equal(x[1], y[1]) for x, y in zip(a, c))
 
 
-@needs_real_data
-def test_folds_never_share_a_subject_real():
-    meta = pd.read_csv(DEFAULT_DATA_DIR / "metadata.csv")
+def test_folds_never_share_a_subject_real(shared_data):
+    meta = pd.read_csv(shared_data / "metadata.csv")
     assert_subject_grouped(meta, subject_folds(meta, n_splits=5, seed=0))
 
 
-@needs_real_data
-def test_load_real_data():
-    data = load_gait_data(DEFAULT_DATA_DIR)
-    assert len(data.meta) + len(data.dropped) == len(pd.read_csv(DEFAULT_DATA_DIR / "metadata.csv"))
+def test_load_real_data(shared_data):
+    data = load_gait_data(shared_data)
+    assert len(data.meta) + len(data.dropped) == len(pd.read_csv(shared_data / "metadata.csv"))
     assert set(data.meta["label"]) <= set(CLASSES)
     seq = data.sequence(0)
     assert seq.dtype == np.float32 and seq.shape[1:] == (33, 4) and np.isfinite(seq).all()

@@ -19,7 +19,6 @@ from gaitlab.pipeline.keypoints import (
 )
 from gaitlab.synth.walker import WalkerParams, walk_keypoints, write_keypoint_csv
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gait-keypoints"
 
 
 @pytest.fixture
@@ -208,11 +207,8 @@ def test_npz_sequences_are_lazy_float32(tmp_path, walk):
         load_npz_sequences(tmp_path / "missing.npz")
 
 
-def test_real_sample_csvs():
-    folder = DATA / "raw-csv-samples"
-    if not folder.is_dir():
-        pytest.skip(f"real keypoint samples not present at {folder}")
-    files = sorted(folder.glob("*.csv"))
+def test_real_sample_csvs(shared_data):
+    files = sorted((shared_data / "raw-csv-samples").glob("*.csv"))
     assert files
     for path in files:
         seq = load_keypoint_csv(path)

@@ -54,3 +54,29 @@ def test_video_deterministic_and_no_masks_by_default(tmp_path):
     assert a is None
     render_walk_video(tmp_path / "b.avi", seq, width=200, height=100, seed=3)
     assert (tmp_path / "a.avi").read_bytes() == (tmp_path / "b.avi").read_bytes()
+
+
+def test_plain_background_without_noise(tmp_path):
+    """The plain, noise-free option (the bench's videos): two flat greys behind the figure,
+    any size and frame rate, the same masks as on the textured scene."""
+    w, h, n, fps = 240, 160, 12, 25.0
+    seq = [walk_keypoints(WalkerParams(), n, fps=fps, aspect=w / h)]
+    path = tmp_path / "plain.avi"
+    masks = render_walk_video(path, seq, width=w, height=h, fps=fps, return_masks=True,
+                              background="plain", noise=0)
+    textured = render_walk_video(tmp_path / "t.avi", seq, width=w, height=h, fps=fps, return_masks=True)
+    assert (masks == textured).all()
+    cap = cv2.VideoCapture(str(path))
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(fps)
+    cap.release()
+    frames = np.stack(_read_video(path)).astype(int)
+    assert frames.shape == (n, h, w, 3)
+    wall, floor = (~masks[:, : int(h * 0.75)]), (~masks[:, int(h * 0.85):])
+    # Outside the figure: flat wall and floor colours (up to MJPG's rounding), no texture.
+    for region, rows, colour in ((wall, slice(0, int(h * 0.75)), (170, 176, 182)),
+                                 (floor, slice(int(h * 0.85), h), (120, 124, 128))):
+        pixels = frames[:, rows][region]
+        assert np.abs(np.median(pixels, axis=0) - colour).max() <= 2
+        assert np.percentile(np.abs(pixels - colour).max(axis=1), 90) <= 4
+    with pytest.raises(ValueError, match="background"):
+        render_walk_video(tmp_path / "x.avi", seq, background="wallpaper")

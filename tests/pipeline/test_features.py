@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gaitlab.pipeline.features import FEATURES, FeatureBaseline, LengthBaseline, cross_validate, gait_features, mirror
+from gaitlab.pipeline.features import FEATURES, gait_features, mirror
+from gaitlab.training.baseline import FeatureBaseline, LengthBaseline, cross_validate
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 # Features that a clean, regular walker pins down tightly (stance and step-timing proxies are

@@ -6,11 +6,12 @@ import json
 import numpy as np
 import pytest
 
+from gaitlab.metrics import classification_metrics, summarise
+from gaitlab.training.config import TrainConfig
 from gaitlab.training.model_card import cross_validation_lines
-from gaitlab.training.protocol import (card_section, fit_temperature, matching_protocol, run_protocol, summarise,
-                              video_probabilities, weak_spots)
-from gaitlab.training.train import TrainConfig, classification_metrics
-from tests.test_train import walker_data
+from gaitlab.training.protocol import (card_section, fit_temperature, matching_protocol, run_protocol,
+                                       video_probabilities, weak_spots)
+from tests.training.test_train import walker_data
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

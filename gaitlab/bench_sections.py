@@ -1,0 +1,408 @@
+"""The measurements of `python -m gaitlab bench` (`gaitlab.bench` runs and reports them).
+
+`bench_model`, `bench_video`, `bench_memory` and `bench_cohort` each measure one section and
+write its figures (keys of `gaitlab.bench.FIGURES`), inputs and notes into a `Findings` (the
+`BenchReport`). `FULL` and `QUICK` (`BenchConfig`) set sizes and repetitions. Timings are
+medians (`median_seconds`), interleaved between the things compared (`interleaved_medians`);
+peak memory is the max RSS of a fresh `python -m gaitlab analyze` process (`peak_rss_mb`).
+Walking videos (`VideoSpec`: seconds, size, fps, variant) are the synth walker pacing back and
+forth (`pacing_keypoints`, [T, 33, 4]) rendered by `gaitlab.synth.walker_video` on a plain
+background (`write_bench_video`) and cached by their parameters (`cached_video`).
+"""
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+SUBPROCESS_TIMEOUT_S = 900  # a limit against a hung `analyze` subprocess, far above a normal run
+RENDER_VERSION = 2  # bump when the generated videos change, so cached ones are not reused
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """A generated walking video: the file name is derived from every parameter (the cache key)."""
+
+    seconds: float
+    width: int
+    height: int
+    fps: float = 30.0
+    variant: int = 0
+
+    @property
+    def n_frames(self) -> int:
+        return int(round(self.seconds * self.fps))
+
+    def file_name(self) -> str:
+        return (f"walk_{self.width}x{self.height}_{self.seconds:g}s_{self.fps:g}fps"
+                f"_v{self.variant}_r{RENDER_VERSION}.mp4")
+
+    def describe(self) -> str:
+        return f"{self.seconds:g} s {self.width}x{self.height} {self.fps:g} fps"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes and repetitions of one bench mode."""
+
+    forward_runs: int
+    gradcam_runs: int
+    warmup: int  # untimed runs before the model timings
+    pipeline_runs: int  # timed runs of analyze/decode and of each cohort mode
+    short: VideoSpec
+    long: VideoSpec
+    cohort_cases: int
+    cohort_video: VideoSpec
+
+
+FULL = BenchConfig(forward_runs=20, gradcam_runs=10, warmup=3, pipeline_runs=3,
+                   short=VideoSpec(20, 1280, 720), long=VideoSpec(180, 1280, 720),
+                   cohort_cases=24, cohort_video=VideoSpec(6, 640, 360))
+QUICK = BenchConfig(forward_runs=3, gradcam_runs=2, warmup=1, pipeline_runs=1,
+                    short=VideoSpec(2, 320, 180), long=VideoSpec(4, 320, 180),
+                    cohort_cases=4, cohort_video=VideoSpec(2, 160, 120))
+
+
+class Findings(Protocol):
+    """Where a section writes what it measured (a `gaitlab.bench.BenchReport`)."""
+
+    inputs: dict[str, str]
+    figures: dict[str, float]
+    notes: list[str]
+
+
+# --- Small helpers ------------------------------------------------------------------------
+def log(message: str) -> None:
+    """Progress goes to stderr, so `--json` output stays one clean object on stdout."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def median_seconds(fn: Callable[[], object], runs: int, warmup: int) -> float:
+    """Median wall time of `fn()` over `runs` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], runs: int, warmup: int) -> dict[str, float]:
+    """Median wall time of each function, runs alternating between them (A B A B …), so a
+    burst of background load does not land on one side of a comparison only."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _gaitlab_env() -> dict[str, str]:
+    """Environment for `python -m gaitlab` subprocesses: this copy of the package importable."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _gaitlab_cmd(*args: str, weights: str | None) -> list[str]:
+    cmd = [sys.executable, "-m", "gaitlab", *args]
+    return cmd + ["--weights", weights] if weights else cmd
+
+
+# --- Generated videos -----------------------------------------------------------------------
+def pacing_keypoints(spec: VideoSpec) -> np.ndarray:
+    """Keypoints [T, 33, 4] of a person pacing back and forth across the frame for the whole
+    video (a straight walk would leave the frame after a few seconds)."""
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
+
+    aspect = spec.width / spec.height
+    rng = np.random.default_rng(spec.variant)
+    base = WalkerParams(speed=float(rng.uniform(0.6, 0.9)), cadence=float(rng.uniform(90, 115)),
+                        asymmetry=float(rng.uniform(0.0, 0.5)) if spec.variant else 0.0,
+                        trunk_flexion=float(rng.uniform(0.0, 12.0)) if spec.variant else 0.0)
+    base.step_length = base.speed * 60.0 / base.cadence  # no sliding feet (see WalkerParams)
+    left, right = 0.12, 0.88  # normalised pelvis x at the turns
+    crossing = (right - left) * aspect / (base.speed * base.height)  # seconds per crossing
+    per_leg = max(2, int(round(crossing * spec.fps)))
+    legs, direction, done = [], 1, 0
+    while done < spec.n_frames:
+        n = min(per_leg, spec.n_frames - done)
+        params = WalkerParams(**{**base.__dict__, "direction": direction,
+                                 "start_x": left if direction > 0 else right,
+                                 "phase": done * base.cadence / 120.0 / spec.fps % 1.0})
+        legs.append(walk_keypoints(params, n, spec.fps, aspect))
+        direction, done = -direction, done + n
+    return np.concatenate(legs)
+
+
+
+
+def write_bench_video(path: Path, spec: VideoSpec) -> None:
+    """Write `spec`'s video with the synth walker's renderer (`render_walk_video`): the
+    pacing walker (`pacing_keypoints`), clothed (palette by `spec.variant`), on the plain
+    two-tone background without per-frame noise, so long 720p videos render fast (most of the
+    time is the encoder), streamed frame by frame. Written to a temporary name and renamed, so
+    an interrupted run never leaves a half video in the cache.
+    """
+    from gaitlab.synth.walker_video import render_walk_video
+
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")  # cv2 picks the muxer by suffix
+    try:
+        render_walk_video(tmp, [pacing_keypoints(spec)], spec.width, spec.height, spec.fps,
+                          seed=spec.variant, codec="mp4v", background="plain", noise=0)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def cached_video(spec: VideoSpec, cache: Path) -> Path:
+    """The video for `spec`, rendered on first use and reused afterwards."""
+    path = cache / spec.file_name()
+    if not path.is_file():
+        log(f"rendering a {spec.describe()} walking video (cached in {cache})")
+        cache.mkdir(parents=True, exist_ok=True)
+        write_bench_video(path, spec)
+    return path
+
+
+# --- Sections -------------------------------------------------------------------------------
+def bench_model(cfg: BenchConfig, weights: str, report: Findings) -> None:
+    """Forward pass and Grad-CAM, shipped student vs seed student, interleaved."""
+    import torch
+
+    from gaitlab.constants import CHANNELS, CLIP_FRAMES, EMBED_DIM, FRAME_SIZE
+    from gaitlab.explanations import gradcam_map, private_copy
+    from gaitlab.inference import get_model
+    from gaitlab.model import count_parameters, seed_student
+
+    torch.manual_seed(0)
+    student, seed = get_model(weights), seed_student().eval()
+    clip = torch.randn(1, CHANNELS, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE)
+    embedding = torch.randn(1, EMBED_DIM)
+    report.inputs["model"] = (f"student {count_parameters(student):,} parameters vs seed "
+                              f"{count_parameters(seed):,}; one random clip [1, 3, 8, 224, 224]")
+
+    def forward(model):
+        def run():
+            with torch.no_grad():
+                model(clip, embedding)
+        return run
+
+    def gradcam(model):
+        # What explain() does per call: a private copy (Captum hooks it), then Grad-CAM.
+        def run():
+            with torch.enable_grad():
+                gradcam_map(private_copy(model), clip, embedding, 0)
+        return run
+
+    log("model: forward passes")
+    fw = interleaved_medians({"student": forward(student), "seed": forward(seed)},
+                             cfg.forward_runs, cfg.warmup)
+    log("model: Grad-CAM")
+    gc = interleaved_medians({"student": gradcam(student), "seed": gradcam(seed)},
+                             cfg.gradcam_runs, cfg.warmup)
+    report.figures.update(
+        forward_student_ms=fw["student"] * 1e3, forward_seed_ms=fw["seed"] * 1e3,
+        forward_ratio=fw["student"] / fw["seed"],
+        gradcam_student_ms=gc["student"] * 1e3, gradcam_seed_ms=gc["seed"] * 1e3,
+        gradcam_ratio=gc["student"] / gc["seed"])
+
+
+def decode_all(path: Path) -> int:
+    """Decode every frame once with OpenCV (`read()`: grab and convert); returns the count."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    n = 0
+    try:
+        while cap.read()[0]:
+            n += 1
+    finally:
+        cap.release()
+    return n
+
+
+def bench_video(cfg: BenchConfig, weights: str, cache: Path, report: Findings) -> None:
+    """`analyze` (model loaded) vs a plain decode of the same video, interleaved."""
+    from gaitlab.inference import analyze, get_model
+
+    path = cached_video(cfg.short, cache)
+    model = get_model(weights)
+    report.inputs["short_video"] = cfg.short.describe()
+    log(f"video: analyze vs decode, {cfg.short.describe()}")
+    times = interleaved_medians({"decode": lambda: decode_all(path),
+                                 "analyze": lambda: analyze(path, model=model)},
+                                cfg.pipeline_runs, warmup=1)
+    report.figures.update(decode_short_s=times["decode"], analyze_short_s=times["analyze"],
+                          analyze_vs_decode=times["analyze"] / times["decode"])
+
+
+_MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+# Fallback when /usr/bin/time is missing: a tiny parent whose only child is the analysis, so
+# its RUSAGE_CHILDREN peak is that child's own.
+_RUSAGE_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]).returncode; "
+                   "print('Maximum resident set size (kbytes):', "
+                   "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r)")
+
+
+def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """Peak RSS (MB, 10^6 bytes) and wall time (s) of `cmd` run in a fresh process."""
+    if Path("/usr/bin/time").is_file():
+        full = ["/usr/bin/time", "-v", *cmd]
+    else:
+        full = [sys.executable, "-c", _RUSAGE_WRAPPER, *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.run(full, capture_output=True, text=True, env=_gaitlab_env(),
+                          timeout=SUBPROCESS_TIMEOUT_S)
+    wall = time.perf_counter() - t0
+    found = _MAX_RSS.search(proc.stderr)
+    if proc.returncode != 0 or not found:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        raise RuntimeError(f"{' '.join(cmd[2:4])} failed (exit {proc.returncode}): {' / '.join(tail)}")
+    return int(found.group(1)) * 1024 / 1e6, wall
+
+
+def bench_memory(cfg: BenchConfig, weights: str, cache: Path, report: Findings) -> None:
+    """Max RSS of the CLI `analyze` on a short and a long video, each in a fresh process."""
+    short, long = cached_video(cfg.short, cache), cached_video(cfg.long, cache)
+    report.inputs["long_video"] = cfg.long.describe()
+    report.inputs["short_video"] = cfg.short.describe()
+    rss = "/usr/bin/time -v" if Path("/usr/bin/time").is_file() else "getrusage(RUSAGE_CHILDREN)"
+    report.inputs["peak_memory"] = f"max RSS by {rss} of `python -m gaitlab analyze VIDEO --json`"
+    log(f"memory: analyze {cfg.short.describe()} in a fresh process")
+    rss_short, wall_short = peak_rss_mb(_gaitlab_cmd("analyze", str(short), "--json", weights=weights))
+    log(f"memory: analyze {cfg.long.describe()} in a fresh process")
+    rss_long, wall_long = peak_rss_mb(_gaitlab_cmd("analyze", str(long), "--json", weights=weights))
+    report.figures.update(rss_short_mb=rss_short, rss_long_mb=rss_long,
+                          rss_long_vs_short=rss_long / rss_short,
+                          cli_analyze_short_s=wall_short, cli_analyze_long_s=wall_long)
+
+
+def cohort_folder(cfg: BenchConfig, cache: Path) -> Path:
+    """A folder of `cfg.cohort_cases` different short walking videos (cached)."""
+    spec = cfg.cohort_video
+    folder = cache / f"cohort_{cfg.cohort_cases}x_{spec.width}x{spec.height}_{spec.seconds:g}s_r{RENDER_VERSION}"
+    for k in range(cfg.cohort_cases):
+        case = VideoSpec(spec.seconds, spec.width, spec.height, spec.fps, variant=k + 1)
+        target = folder / f"case_{k:03d}.mp4"
+        if not target.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            write_bench_video(target, case)
+    return folder
+
+
+def _stop_fork_server() -> bool:
+    """Stop multiprocessing's fork server, so the next local pool starts a new one, as in a
+    fresh process. A private CPython method (its own tests use it); False where it is missing."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is None:
+        return False
+    stop()
+    return True
+
+
+def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: Findings) -> None:
+    """Cases per minute of the cohort engine: 1 local worker, 2 local workers, and a 2-worker
+    Dask LocalCluster, in steady state; and 2 local workers from a cold start.
+
+    Timed is `cohort.execute_items` in this process (writing its CSV as the CLI does), from
+    the call to the last row. Steady state: each mode first has one untimed run, which starts
+    its workers (each loads the model once) and leaves them running for the timed runs: the
+    local pool is kept between runs, as the Dask LocalCluster is started before its timing.
+    The 1-worker modes run in this process, its model already loaded. This is the throughput
+    of the app or a notebook running cohort after cohort.
+
+    Cold start: the kept pool and multiprocessing's fork server are stopped before each such
+    run, so its time includes starting the fork server (which imports torch), forking both
+    workers and loading the model in each: what a one-shot `python -m gaitlab cohort
+    --workers 2` pays beyond its interpreter start-up (the CLI wall times of the memory
+    section show that part).
+    """
+    from distributed import LocalCluster
+
+    from gaitlab.cohort.executors import shutdown_pool
+    from gaitlab.cohort.inputs import collect_inputs
+    from gaitlab.cohort.run import execute_items
+
+    log(f"cohort: preparing {cfg.cohort_cases} videos of {cfg.cohort_video.describe()}")
+    items = collect_inputs(cohort_folder(cfg, cache))
+    n = len(items)
+    report.inputs["cohort"] = (f"{n} videos of {cfg.cohort_video.describe()}; wall time of "
+                               "cohort.execute_items (CSV written), median of "
+                               f"{cfg.pipeline_runs} run(s) per mode; steady state: after one "
+                               "warm-up run that starts the workers, which later runs reuse; cold "
+                               "start: fork server and workers started inside the timed run")
+    errors = 0
+    with tempfile.TemporaryDirectory(prefix="gaitlab-bench-") as tmp:
+        def timed(**mode) -> float:
+            nonlocal errors
+            run = execute_items(items, Path(tmp) / "out.csv", weights=weights, **mode)
+            errors = max(errors, run.errors)
+            return run.seconds
+
+        def single_threaded() -> float:
+            # The work of one of the two workers below (each runs on one thread), done here:
+            # the ratio to it is the pool's own parallel efficiency, while the ratio to
+            # `--workers 1` (torch and OpenCV free to use every core) is what a user gains.
+            import cv2
+            import torch
+
+            threads = (torch.get_num_threads(), cv2.getNumThreads())
+            torch.set_num_threads(1)
+            cv2.setNumThreads(1)
+            try:
+                return timed(workers=1)
+            finally:
+                torch.set_num_threads(threads[0])
+                cv2.setNumThreads(threads[1])
+
+        cold_includes_fork_server = True
+
+        def cold() -> float:
+            nonlocal cold_includes_fork_server
+            shutdown_pool()  # waits for the old workers to exit: none shares the timed run
+            cold_includes_fork_server &= _stop_fork_server()
+            # The pool this run starts stays: the next "two" run is in steady state again.
+            return timed(workers=2)
+
+        log("cohort: 1 local worker, 2 local workers (steady, cold), 1 worker on 1 thread")
+        local = interleaved_medians({"one": lambda: timed(workers=1), "two": lambda: timed(workers=2),
+                                     "one_thread": single_threaded, "two_cold": cold},
+                                    cfg.pipeline_runs, warmup=1)
+        if not cold_includes_fork_server:
+            report.notes.append("The fork server could not be stopped here: the cold-start cohort "
+                                "figure leaves out its start (importing torch once).")
+        shutdown_pool()  # idle local workers would hold memory during the Dask runs
+        log("cohort: starting a 2-worker Dask LocalCluster")
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None) as cluster:
+            timed(scheduler=cluster.scheduler_address)  # warm-up: imports, one model per worker
+            log("cohort: Dask, 2 workers")
+            dask = median_seconds(lambda: timed(scheduler=cluster.scheduler_address), cfg.pipeline_runs, 0)
+    if errors:
+        report.notes.append(f"{errors} cohort row(s) had errors; throughput counts them as cases.")
+    one, two, one_thread, two_cold = local["one"], local["two"], local["one_thread"], local["two_cold"]
+    report.figures.update(
+        cohort_1_worker_cpm=60 * n / one, cohort_2_workers_cpm=60 * n / two,
+        cohort_2_workers_cold_cpm=60 * n / two_cold,
+        cohort_dask_2_workers_cpm=60 * n / dask, cohort_1_thread_cpm=60 * n / one_thread,
+        cohort_2_vs_1=one / two, cohort_2_vs_1_thread=one_thread / two, cohort_dask_vs_1=one / dask)

@@ -1,0 +1,51 @@
+"""What defines a student training run (`TrainConfig`) and what it produces (`TrainResult`).
+
+Kept apart from the training loop so that the loop (`training.train`), the model card built
+from a run (`training.model_card`), the protocol and the command line all share them without
+importing one another.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from gaitlab.training.dataset import N_FOLDS
+from gaitlab.training.notes import DEFAULT_DROP_RATE
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (recorded in the model card)."""
+
+    epochs: int = 10
+    clips_per_video: int = 4  # fresh random clips drawn per training video per epoch
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    warmup_fraction: float = 0.05  # of all steps, before the cosine decay
+    seed: int = 0
+    val_fold: int = 0  # -1: no hold-out, train on all rows
+    n_folds: int = N_FOLDS
+    note_drop_rate: float = DEFAULT_DROP_RATE
+    class_balance: float = 1.0  # 1: classes drawn equally often; 0: natural frequencies
+    architecture: str = "gait_student"
+    architecture_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_workers: int = 0  # DataLoader rendering processes (0: render in the training process)
+    threads: int = 2
+    eval_every: int = 1  # epochs between hold-out checks (the last epoch is always checked)
+    # Knowledge distillation (used only when a teacher is given to train_student).
+    distill_weight: float = 0.5
+    temperature: float = 2.0
+
+
+@dataclass
+class TrainResult:
+    """A trained model, its per-epoch history and hold-out metrics (empty without hold-out)."""
+
+    model: nn.Module
+    history: list[dict[str, float]]  # per epoch: loss, lr, hold-out figures, seconds
+    metrics: dict[str, Any]  # evaluate_student of the final model
+    wall_time_s: float
