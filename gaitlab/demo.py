@@ -1,7 +1,7 @@
 """Bundled demo cases, made by GaitLab's own walker so every page is useful before any upload.
 
 The files live in `gaitlab/demo_cases/` with `manifest.csv` (a cohort manifest: path, cohort,
-description, plus a title and what the case shows). `python -m gaitlab.demo` rebuilds them.
+description, plus a title and what the case shows). `python -m gaitlab demo` rebuilds them.
 They are synthetic walks, not patients: they demonstrate the tool, not the disease.
 """
 from __future__ import annotations

@@ -247,6 +247,7 @@ def run_training(data: GaitData, config: TrainConfig, distill: bool = False, com
             m = t["metrics"]
             log(f"teacher (hold-out, whole sequences): accuracy {m['accuracy']:.3f}  balanced "
                 f"{m['balanced_accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  ECE {m['ece']:.3f}")
+            log("  recall: " + ", ".join(f"{c} {r:.2f}" for c, r in m["per_class_recall"].items() if r is not None))
 
     def progress(event: dict[str, Any]) -> None:
         line = _progress_line(event)
