@@ -51,11 +51,28 @@ class CaseRef:
 
 
 def page_header(title: str, what_it_shows: str) -> None:
-    """Page config, title, the one-line summary and the research-use notice."""
+    """Page config, title, the one-line summary, the research-use notice, and a plain error
+    when the pose model files that ship with MediaPipe are missing or altered."""
     st.set_page_config(page_title=f"GaitLab · {title}", layout="wide")
     st.title(title)
     st.caption(what_it_shows)
     st.warning(NOTICE, icon="⚠️")
+    problem = pose_models_problem()
+    if problem:
+        st.error(f"Videos cannot be analysed: {problem} Keypoint files still work.")
+
+
+@st.cache_resource(show_spinner="Checking the pose model files…")
+def pose_models_problem() -> str | None:
+    """None when MediaPipe's bundled pose models pass their SHA-256 check (once per process),
+    else what is wrong, in one sentence."""
+    from gaitlab.pipeline.pose import check_pose_models
+
+    try:
+        check_pose_models()
+    except WeightsError as exc:
+        return str(exc)
+    return None
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -114,7 +131,7 @@ def case_picker(key: str, label: str = "Case", allow_upload: bool = True,
     """
     sources = ["Demo case", "Upload a file"] if allow_upload else ["Demo case"]
     current: CaseRef | None = st.session_state.get(CURRENT_CASE)
-    is_demo = current is not None and current.path is not None and Path(current.path).parent == DEMO_DIR
+    is_demo = current is not None and current.path is not None and DEMO_DIR in Path(current.path).parents
     if current is not None and not is_demo:
         sources.insert(0, "The case you opened last")
     source = st.radio(f"{label}: source", sources, horizontal=True, key=f"{key}_source")
@@ -124,9 +141,11 @@ def case_picker(key: str, label: str = "Case", allow_upload: bool = True,
         default = default_index % len(DEMO_CASES)
         if current is not None and default_index == 0:
             default = next((i for i, c in enumerate(DEMO_CASES) if c.title == current.name), 0)
-        title = st.selectbox(f"{label}: demo", list(titles), index=default, key=f"{key}_demo")
+        # Real walks come first; each option says whether it is a real walk or the synthetic walker.
+        title = st.selectbox(f"{label}: demo", list(titles), index=default, key=f"{key}_demo",
+                             format_func=lambda t: demo_case(titles[t]).option)
         ref = demo_ref(titles[title])
-        st.caption(demo_case(titles[title]).shows)
+        st.caption(demo_case(titles[title]).caption)  # a real walk: its recorded label and credit
     elif source == "Upload a file":
         upload = st.file_uploader(f"{label}: video or MediaPipe keypoint CSV", type=UPLOAD_TYPES, key=f"{key}_upload")
         try:
@@ -369,3 +388,17 @@ def target_picker(key: str, default: str) -> str:
 def show_warnings(analysis) -> None:
     for w in analysis.warnings:
         st.warning(w)
+
+
+def with_skeleton(frames, analysis):
+    """The analysis' 8 frames (model or original) with the walker's skeleton drawn on them."""
+    from gaitlab.pipeline.render import draw_skeleton
+
+    return frames if analysis.skeleton is None else draw_skeleton(frames, analysis.skeleton)
+
+
+def keypoints_csv(analysis) -> bytes:
+    """The analysis' landmark sequence as a keypoint CSV (shared data layout, frame and time_s)."""
+    from gaitlab.pipeline.pose import keypoints_csv_text
+
+    return keypoints_csv_text(analysis.keypoints, analysis.keypoint_frames, analysis.keypoint_times).encode()

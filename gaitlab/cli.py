@@ -13,6 +13,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from gaitlab.constants import CLASSES, DISPLAY_NAMES, NOTICE
 from gaitlab.errors import InputError, WeightsError
 
@@ -69,6 +71,27 @@ def _explain(args: argparse.Namespace) -> int:
           f"blanking the top 10% of pixels drops it by {check.top_drop:.3f} vs {check.random_drop:.3f} for random pixels")
     print(f"wrote {len(written)} files to {args.out}")
     for w in analysis.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def _pose(args: argparse.Namespace) -> int:
+    from gaitlab.constants import VIDEO_EXTENSIONS
+    from gaitlab.errors import check_input_file
+    from gaitlab.pipeline.pose import track_walker, write_pose_csv
+    from gaitlab.pipeline.video import probe_video
+
+    path = check_input_file(args.video, VIDEO_EXTENSIONS)
+    out = Path(args.out)
+    if out.suffix.lower() != ".csv":
+        raise InputError(f"--out must name a .csv file, not {out.name!r}.")
+    if not out.parent.is_dir():
+        raise InputError(f"{out.parent} is not a folder.")
+    track = track_walker(probe_video(path))
+    write_pose_csv(track, out)
+    found = int(np.isfinite(track.landmarks[:, 0, 0]).sum())
+    print(f"wrote {len(track.frame_indices)} frames ({found} with the walker) to {out}")
+    for w in track.warnings:
         print(f"warning: {w}")
     return 0
 
@@ -288,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="gradcam", help="gradcam, guided_gradcam, integrated_gradients or occlusion")
     p.add_argument("--out", required=True, help="output folder")
 
+    p = command("pose", _pose, "the walker's MediaPipe Pose landmarks of a video, as a keypoint CSV",
+                "Follow the walking person through a video with MediaPipe Pose and write their landmarks in the "
+                "shared data's layout (x_0,y_0,z_0,v_0,…,x_32,y_32,z_32,v_32, then frame and time_s; empty cells "
+                "where no walker). `analyze FILE.csv` then gives the same answer as `analyze VIDEO`.")
+    p.add_argument("video", help="video (mp4, mov, avi, mkv, webm)")
+    p.add_argument("--out", required=True, help="output .csv")
+
     p = command("cohort", _cohort, "analyse a folder or manifest CSV into one CSV table",
                 "Analyse every case of a folder or manifest into one CSV row each. Rows are "
                 "written as cases finish; at the end the file is rewritten in input order. An existing "
@@ -319,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gaitlab.training.dataset import DEFAULT_DATA_DIR
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="gait-keypoints folder (fit)")
 
-    command("demo", _demo, "rebuild the synthetic demo cases in gaitlab/demo_cases/")
+    command("demo", _demo, "rebuild the demo cases in gaitlab/demo_cases/ (synthetic walks; real ones when the shared data is present)")
 
     p = command("train", _train, "train the student model on the gait-keypoints data")
     _training_options(p)

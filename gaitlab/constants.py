@@ -72,11 +72,6 @@ CLIP_SECONDS = 1.2
 DEFAULT_CYCLE_FRAMES = 36  # fallback span when neither frame rate nor a clear rhythm is known
 MAX_CLIPS = 12  # clips per case: covers a long walk without growing time or memory
 
-# Frames sampled across the whole video for the temporal-median background.
-BACKGROUND_SAMPLES = 25
-# Working resolution for silhouette extraction (long side of the downscaled frame, pixels).
-PROCESSING_LONG_SIDE = 480
-
 # --- Inputs -------------------------------------------------------------------------------
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 KEYPOINT_EXTENSIONS: tuple[str, ...] = (".csv",)
@@ -95,7 +90,7 @@ MAX_NOTE_CHARS = 5000
 # minutes, and a clinical gait recording is far shorter).
 LONG_VIDEO_SECONDS = 5 * 60
 MAX_VIDEO_SECONDS = 30 * 60
-# Frame size. Frames are downscaled on arrival to PROCESSING_LONG_SIDE, so 4K is fine; frames
+# Frame size. Frames are shrunk on arrival before pose runs (`pipeline.pose`), so 4K is fine; frames
 # larger than 8K UHD (7680 px on the long side) or smaller than MIN_VIDEO_SIDE on either side
 # cannot be a usable gait recording and are refused.
 MAX_VIDEO_LONG_SIDE = 7680

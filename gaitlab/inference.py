@@ -1,7 +1,8 @@
 """`analyze`: one case (a video or a keypoint CSV, plus an optional note) → an `Analysis`.
 
-Data flow: the input becomes clips of 8 silhouettes on the 224x224 model frame (video by
-background subtraction, keypoints by rendering), the note becomes a 384-d embedding, the model
+Data flow: a video becomes the walker's landmark sequence (MediaPipe Pose, `pipeline.pose`), a
+keypoint file is one; from there both take one path: clips of 8 frames drawn from the landmarks
+on the 224x224 model frame, the note becomes a 384-d embedding, the model
 scores every clip, and the per-clip probabilities are averaged into the answer. The clip that
 most supports the answer is kept as *the* clip for display and explanation.
 """
@@ -12,15 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
 
-from gaitlab.pipeline.clips import ClipSpan, plan_clips, to_model_input
+from gaitlab.pipeline.clips import ClipSpan, to_model_input
 from gaitlab.constants import (
     CLASSES,
     CLIP_FRAMES,
-    CLIP_SECONDS,
+    FRAME_SIZE,
     KEYPOINT_EXTENSIONS,
     MAX_NOTE_CHARS,
     SUPPORTED_EXTENSIONS,
@@ -32,6 +34,8 @@ from gaitlab.weights import default_weights, load_model
 
 # A clip counts as showing the person when at least this many of its 8 frames do.
 MIN_PERSON_FRAMES = 6
+# Original frames kept for display are shrunk to this long side (pixels) as they are read.
+SOURCE_LONG_SIDE = 640
 
 SHORT_WALK_WARNING = "The walk is shorter than one gait cycle; the answer rests on few steps."
 
@@ -58,7 +62,10 @@ class Analysis:
 
     `clip` [1, 3, 8, 224, 224] and `embedding` [1, 384] are the exact model inputs of the main
     clip; `frames` uint8 [8, 224, 224, 3] is what the model saw, `source_frames` the original
-    video frames under the same framing (None for keypoint input).
+    video frames placed exactly under them (None for keypoint input). `keypoints` float32
+    [T, 33, 4] is the walker's landmark sequence (MediaPipe layout, NaN rows where no walker);
+    `skeleton` float32 [8, 33, 2] the main clip's landmarks in model-frame pixels, for drawing
+    on `frames` or `source_frames`. `frame_indices` are source frame numbers.
     """
 
     path: str
@@ -75,6 +82,10 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     source_frames: np.ndarray | None = None
     frame_indices: tuple[int, ...] = ()
+    keypoints: np.ndarray | None = None
+    skeleton: np.ndarray | None = None
+    keypoint_frames: np.ndarray | None = None  # int [T]: source frame of each keypoint row
+    keypoint_times: np.ndarray | None = None  # float [T] seconds, when the frame rate is known
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no tensors or images)."""
@@ -102,6 +113,16 @@ class CaseClips:
     person: np.ndarray  # bool [N, 8]
     source_frames: np.ndarray | None  # uint8 [N, 8, 224, 224, 3] for video
     warnings: list[str]
+    keypoints: np.ndarray | None = None  # float32 [T, 33, 4], the landmark rows the clips come from
+    model_points: np.ndarray | None = None  # float32 [N, 8, 33, 2]: landmarks in model-frame pixels
+    frame_numbers: np.ndarray | None = None  # int [T]: source frame of each landmark row (None: row = frame)
+    times_s: np.ndarray | None = None  # float [T]: time of each landmark row, when the frame rate is known
+
+    def frame_number(self, row: int) -> int:
+        """The source frame number of landmark row `row` (clip indices are rows)."""
+        if self.frame_numbers is None or not len(self.frame_numbers):
+            return int(row)
+        return int(self.frame_numbers[min(int(row), len(self.frame_numbers) - 1)])
 
 
 # --- The model, loaded once per process -----------------------------------------------------
@@ -125,57 +146,89 @@ def check_input_path(path: str | Path) -> Path:
 
 
 def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
-    """Silhouette clips of a video: clips of about one gait cycle spread over the walk."""
-    from gaitlab.pipeline.silhouette import extract_silhouettes
+    """A video's clips: MediaPipe Pose follows the walker (`pipeline.pose.track_walker`), and
+    from the landmark sequence on the video takes the keypoint path (`keypoint_sequence_clips`),
+    so a video and the keypoint CSV `gaitlab pose` exports from it get the same answer. The
+    original frames of every clip frame are kept, placed exactly under the model frames."""
+    from gaitlab.pipeline.pose import track_walker
     from gaitlab.pipeline.video import probe_video
 
     info = probe_video(path)
-    span = CLIP_SECONDS * info.fps
-    spans = plan_clips(info.n_frames, span)
-    short = [SHORT_WALK_WARNING] if info.n_frames < span else []
-    wanted = sorted({i for s in spans for i in s.indices})
+    track = track_walker(info, progress=progress)
+    if not np.isfinite(track.landmarks[:, :, 0]).any():
+        raise InputError(f"No person was found in {path.name}: GaitLab needs a video of someone walking.")
+    case = keypoint_sequence_clips(track.landmarks)
+    case.source = "video"
+    case.frame_numbers = np.asarray(track.frame_indices)
+    case.times_s = np.asarray(track.times_s)
+    case.warnings = list(dict.fromkeys(list(info.warnings) + list(track.warnings) + case.warnings))
     if progress:
-        progress(0.1, "Reading video and finding the walking person")
-    track = extract_silhouettes(info, wanted)
-    pos = {idx: k for k, idx in enumerate(track.indices)}
-    # A container that over-reports its length leaves late indices unread: drop those clips.
-    spans = [s for s in spans if all(i in pos for i in s.indices)]
-    if not spans:
-        raise InputError(f"{path.name} could not be decoded far enough to form one clip of {CLIP_FRAMES} frames.")
-    rows = [[pos[i] for i in s.indices] for s in spans]
-    return CaseClips(
-        source="video",
-        spans=spans,
-        masks=np.stack([track.masks[r] for r in rows]),
-        person=np.stack([track.person_found[r] for r in rows]),
-        source_frames=np.stack([track.frames[r] for r in rows]),
-        warnings=list(info.warnings) + list(track.warnings) + short,
-    )
+        progress(0.9, "Placing the original frames under the model frames")
+    case.source_frames = _placed_source_frames(info, track, case)
+    return case
+
+
+def _placed_source_frames(info, track, case: CaseClips) -> np.ndarray:
+    """uint8 RGB [N, 8, 224, 224, 3]: the original video frame of every clip frame, warped by
+    the placement its model frame was drawn with (black where a frame could not be read).
+
+    One streaming pass reads only these frames (at most 12 × 8), each shrunk to
+    `SOURCE_LONG_SIDE` at once, so memory stays bounded whatever the video's length."""
+    from gaitlab.pipeline.clips import keypoint_clip_matrices
+    from gaitlab.pipeline.video import read_frames
+
+    last = len(track.frame_indices) - 1
+    rows = [min(i, last) for s in case.spans for i in s.indices]
+    out = np.zeros((len(case.spans) * CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8)
+    matrices = keypoint_clip_matrices(track.landmarks, rows)
+    if matrices is not None:
+        shrink = min(1.0, SOURCE_LONG_SIDE / max(info.width, info.height))
+        frames = read_frames(info, sorted({int(track.frame_indices[r]) for r in rows}),
+                             lambda f: cv2.resize(f, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+                             if shrink < 1 else f)
+        for k, r in enumerate(rows):
+            frame = frames.get(int(track.frame_indices[r]))
+            if frame is not None:  # pixels of the shrunk frame → normalised → model frame
+                to_norm = np.diag([1.0 / frame.shape[1], 1.0 / frame.shape[0], 1.0])
+                placed = cv2.warpAffine(frame, matrices[k] @ to_norm, (FRAME_SIZE, FRAME_SIZE), flags=cv2.INTER_LINEAR)
+                out[k] = cv2.cvtColor(placed, cv2.COLOR_BGR2RGB)
+    return out.reshape(len(case.spans), CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3)
 
 
 def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
-    """Rendered silhouette clips of a keypoint sequence [T, 33, 4] (NaN rows = no detection)."""
-    from gaitlab.pipeline.clips import keypoint_clips
-    from gaitlab.pipeline.keypoints import fill_gaps
+    """Rendered clips of a keypoint sequence [T, 33, 4] (NaN rows = no detection): the one path
+    every input takes from its landmarks on (a video's come from `pipeline.pose`)."""
+    from gaitlab.pipeline.clips import keypoint_clip_matrices, keypoint_clips
+    from gaitlab.pipeline.keypoints import detected_frames, fill_gaps
 
+    raw = np.asarray(raw, dtype=np.float32)
     seq = fill_gaps(raw)
     warnings = []
     missing = float(np.isnan(raw[:, :, 0]).all(axis=1).mean())
     if missing > 0.5:
-        warnings.append(f"No person was detected in {missing:.0%} of the keypoint frames; the answer rests on the rest.")
+        warnings.append(f"No person was detected in {missing:.0%} of the frames; the answer rests on the rest.")
     pairs = keypoint_clips(seq)
+    spans = [s for s, _ in pairs]
+    rows = np.array([[min(i, len(seq) - 1) for i in s.indices] for s in spans])
+    matrices = keypoint_clip_matrices(seq, rows.ravel())
+    points = np.full((*rows.shape, seq.shape[1], 2), np.nan, dtype=np.float32)
+    if matrices is not None:  # landmarks in model-frame pixels, for drawing the skeleton
+        xy1 = np.concatenate([seq[rows.ravel(), :, :2], np.ones((rows.size, seq.shape[1], 1))], axis=-1)
+        points = np.einsum("nij,nkj->nki", matrices, xy1).reshape(points.shape).astype(np.float32)
     return CaseClips(
         source="keypoints",
-        spans=[s for s, _ in pairs],
+        spans=spans,
         masks=np.stack([m for _, m in pairs]),
-        person=np.ones((len(pairs), CLIP_FRAMES), dtype=bool),
+        person=detected_frames(seq)[rows],  # short gaps filled count; long gaps do not
         source_frames=None,
         warnings=warnings,
+        keypoints=raw,
+        model_points=points,
     )
 
 
 def keypoint_file_clips(path: Path) -> CaseClips:
-    """Rendered silhouette clips of a MediaPipe keypoint CSV."""
+    """Rendered clips of a MediaPipe keypoint CSV (the same path a video takes after pose)."""
     from gaitlab.pipeline.keypoints import load_keypoint_csv
 
     return keypoint_sequence_clips(load_keypoint_csv(path))
@@ -254,8 +307,7 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str) -
     warnings = case.warnings + note_warnings
     if not usable.any():
         usable[:] = True
-        if case.source == "video":
-            warnings.append("No clip shows a person clearly; the answer is unreliable.")
+        warnings.append("No clip shows a person clearly; the answer is unreliable.")
     mean = probs[usable].mean(axis=0)
     label_id = int(mean.argmax())
     # The main clip is the usable clip that most supports the overall answer.
@@ -272,11 +324,16 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str) -
         embedding=embedding,
         frames=np.repeat(masks[..., None], 3, axis=-1),
         clips=[
-            ClipResult(int(s.start), int(s.end), {c: float(p) for c, p in zip(CLASSES, pr)}, int(n))
+            ClipResult(case.frame_number(s.start), case.frame_number(s.end), {c: float(p) for c, p in zip(CLASSES, pr)}, int(n))
             for s, pr, n in zip(case.spans, probs, person_frames)
         ],
         main_clip=main,
         warnings=list(dict.fromkeys(warnings)),
         source_frames=None if case.source_frames is None else case.source_frames[main],
-        frame_indices=tuple(int(i) for i in case.spans[main].indices),
+        frame_indices=tuple(case.frame_number(i) for i in case.spans[main].indices),
+        keypoints=case.keypoints,
+        skeleton=None if case.model_points is None else case.model_points[main],
+        keypoint_frames=(None if case.keypoints is None else case.frame_numbers if case.frame_numbers is not None
+                         else np.arange(len(case.keypoints))),
+        keypoint_times=case.times_s,
     )

@@ -6,7 +6,6 @@ SHA-256, classes or tensor list do not match the file — with one plain sentenc
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import struct
@@ -19,6 +18,7 @@ from torch import nn
 
 from gaitlab.constants import CLASSES
 from gaitlab.errors import WeightsError
+from gaitlab.files import sha256_file
 from gaitlab.model import build
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -37,14 +37,6 @@ def card_path(weights: Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def save_weights(model: nn.Module, card: dict[str, Any], path: Path) -> dict[str, Any]:
     """Write `model`'s state as safetensors at `path` and its card beside it; returns the card.
 
@@ -60,7 +52,7 @@ def save_weights(model: nn.Module, card: dict[str, Any], path: Path) -> dict[str
     card.setdefault("architecture_kwargs", {})
     card["classes"] = list(CLASSES)
     card["tensors"] = {k: list(v.shape) for k, v in state.items()}
-    card["sha256"] = sha256_of(path)
+    card["sha256"] = sha256_file(path)
     card_path(path).write_text(json.dumps(card, indent=2) + "\n")
     return card
 
@@ -97,7 +89,7 @@ def load_weights(weights: Path | str | None = None) -> tuple[nn.Module, dict[str
     if not _looks_like_safetensors(path):
         raise WeightsError(f"{path.name} is not a safetensors file; GaitLab never loads pickles.")
     card = read_card(path)
-    if card.get("sha256") != sha256_of(path):
+    if card.get("sha256") != sha256_file(path):
         raise WeightsError(f"{path.name} does not match the SHA-256 in its model card; the file was changed or corrupted.")
     if card.get("classes") != list(CLASSES):
         raise WeightsError(f"The model card of {path.name} lists classes {card.get('classes')}, not GaitLab's nine.")

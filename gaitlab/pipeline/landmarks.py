@@ -25,3 +25,9 @@ MIRROR_ORDER = np.array([_PARTNER.get(i, i) for i in range(NUM_LANDMARKS)])
 # Leg segments whose true length is constant: thighs (hip, knee) and shanks (knee, ankle).
 LEG_SEGMENTS: tuple[tuple[int, int], ...] = tuple(zip(HIP, KNEE)) + tuple(zip(KNEE, ANKLE))
 
+# The skeleton as drawn for people: (from, to) landmark pairs per body side.
+LEFT_BONES = ((SHOULDER[0], ELBOW[0]), (ELBOW[0], WRIST[0]), (HIP[0], KNEE[0]), (KNEE[0], ANKLE[0]),
+              (ANKLE[0], HEEL[0]), (HEEL[0], FOOT_INDEX[0]), (ANKLE[0], FOOT_INDEX[0]))
+RIGHT_BONES = tuple((a + 1, b + 1) for a, b in LEFT_BONES)  # MediaPipe: right = left + 1
+TRUNK_BONES = ((SHOULDER[0], SHOULDER[1]), (HIP[0], HIP[1]), (SHOULDER[0], HIP[0]), (SHOULDER[1], HIP[1]),
+               (NOSE, L_EAR), (NOSE, R_EAR))

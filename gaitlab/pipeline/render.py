@@ -1,10 +1,11 @@
 """Keypoints drawn as a binary person silhouette on the 224x224 model frame.
 
-Rendered silhouettes must look like those that background subtraction extracts from video
-(`gaitlab.pipeline.silhouette`: the model trains on these and is applied to those), so the
-body is drawn with plausible volumes (tapered capsules for limbs, a torso, a head ellipse,
-feet, hands) and, for training, roughened by `RenderStyle`
-augmentations. Framing goes through `gaitlab.pipeline.framing`, exactly like video silhouettes.
+Every input reaches the model this way: a keypoint file's landmarks, or a video's as MediaPipe
+Pose finds them (`gaitlab.pipeline.pose`). The body is drawn with plausible volumes (tapered
+capsules for limbs, a torso, a head ellipse, feet, hands) and, for training, roughened by
+`RenderStyle` augmentations. Framing goes through `gaitlab.pipeline.framing`: one scale and a
+smoothed centre per sequence (`model_frame_matrices` gives the same placement for original
+video frames). `draw_skeleton` draws the landmarks over any frames for people to read.
 
 Coordinates: keypoints are normalised (x in frame widths, y in frame heights). "Source pixels"
 put them on a virtual source frame 1000 px high and 1000*aspect px wide.
@@ -17,10 +18,10 @@ import cv2
 import numpy as np
 
 from gaitlab.constants import FRAME_SIZE, NUM_LANDMARKS
-from gaitlab.pipeline.framing import framing_for_boxes
+from gaitlab.pipeline.framing import Framing, framing_for_boxes
 from gaitlab.pipeline.keypoints import detected_frames, estimate_aspect
-from gaitlab.pipeline.landmarks import (ANKLE, ELBOW, FEET, FOOT_INDEX, HEEL, HIP, INDEX, KNEE, L_EAR, NOSE, PINKY, R_EAR,
-                                       SHOULDER, WRIST)
+from gaitlab.pipeline.landmarks import (ANKLE, ELBOW, FEET, FOOT_INDEX, HEEL, HIP, INDEX, KNEE, L_EAR, LEFT_BONES, NOSE,
+                                       PINKY, R_EAR, RIGHT_BONES, SHOULDER, TRUNK_BONES, WRIST)
 
 SOURCE_HEIGHT = 1000.0  # height of the virtual source frame, pixels
 # (trunk + thigh + shank) length as a share of standing height (Winter's anthropometry);
@@ -203,7 +204,7 @@ def person_boxes(seq: np.ndarray, aspect: float) -> np.ndarray:
     """[T, 4] boxes (x0, y0, x1, y1) in source pixels around the body as a plain style draws it.
 
     Covers joints plus limb radii, head ellipse and feet, so `framing_for_boxes` frames a
-    rendered silhouette the way it frames an extracted one. NaN rows for undetected frames.
+    rendered silhouette consistently. NaN rows for undetected frames.
     """
     pts = _source_pixels(seq, aspect)
     return shapes_boxes(body_shapes(pts, body_height(pts)))
@@ -287,6 +288,29 @@ def _roughen(mask: np.ndarray, style: RenderStyle, height: float,
     return mask
 
 
+def _framing(pts: np.ndarray, height: float) -> Framing:
+    """The one framing of a whole sequence of source pixels [T, 33, 2] (plain body shapes)."""
+    return framing_for_boxes(shapes_boxes(body_shapes(pts, height)))
+
+
+def model_frame_matrices(seq: np.ndarray, indices, aspect: float | None = None) -> np.ndarray | None:
+    """float64 [N, 2, 3]: for each frame of `indices`, the affine map from normalised image
+    coordinates (x, y in 0..1 of the source frame) to model-frame pixels — the placement
+    `render_silhouettes` (plain style) draws that frame with. Multiply on the right by
+    diag(1/W, 1/H, 1) to place an original W×H video frame exactly under its rendering
+    (`cv2.warpAffine`), or invert it to draw a model-frame map back onto the original frame.
+    None when no frame shows a person. `seq` as for `render_silhouettes`."""
+    seq = np.asarray(seq, dtype=np.float32)
+    aspect = float(aspect) if aspect is not None else estimate_aspect(seq)
+    pts = _source_pixels(seq, aspect)
+    height = body_height(pts)
+    if not np.isfinite(height):
+        return None
+    framing = _framing(pts, height)
+    to_source = np.diag([SOURCE_HEIGHT * aspect, SOURCE_HEIGHT, 1.0])
+    return np.stack([framing.matrix(int(t)) @ to_source for t in indices])
+
+
 def render_silhouettes(seq: np.ndarray, indices=None, style: RenderStyle | None = None,
                        rng: np.random.Generator | None = None,
                        aspect: float | None = None) -> np.ndarray:
@@ -308,7 +332,7 @@ def render_silhouettes(seq: np.ndarray, indices=None, style: RenderStyle | None 
     height = body_height(pts)
     if not np.isfinite(height):
         return out  # no frame with a person at all
-    framing = framing_for_boxes(shapes_boxes(body_shapes(pts, height)))
+    framing = _framing(pts, height)
     s = framing.scale * style.scale  # source pixels → model-frame pixels
 
     sub = np.full((len(indices), pts.shape[1], 2), np.nan)
@@ -324,4 +348,25 @@ def render_silhouettes(seq: np.ndarray, indices=None, style: RenderStyle | None 
         out[j] = _roughen(out[j], style, height * s, rng)
     if style.mirror:
         out = np.ascontiguousarray(out[:, :, ::-1])
+    return out
+
+
+# Skeleton colours (RGB) by body side, as the pages name them.
+SKELETON_COLORS = {"left": (0, 160, 255), "right": (255, 120, 0), "trunk": (240, 240, 240)}
+
+
+def draw_skeleton(frames: np.ndarray, points: np.ndarray, thickness: int = 2) -> np.ndarray:
+    """The walker's skeleton drawn over frames: uint8 RGB [N, H, W, 3] and landmark pixels
+    float [N, 33, 2] (NaN where unknown) → a new uint8 [N, H, W, 3]; left side blue, right
+    orange, trunk and head white."""
+    out = np.ascontiguousarray(np.array(frames, dtype=np.uint8, copy=True))
+    groups = (("left", LEFT_BONES), ("right", RIGHT_BONES), ("trunk", TRUNK_BONES))
+    for img, pts in zip(out, np.asarray(points, dtype=np.float64)):
+        for side, bones in groups:
+            for a, b in bones:
+                if np.isfinite(pts[[a, b]]).all():
+                    cv2.line(img, tuple(_fixed(pts[a])), tuple(_fixed(pts[b])), SKELETON_COLORS[side],
+                             thickness, cv2.LINE_AA, _SHIFT)
+        for k in np.flatnonzero(np.isfinite(pts).all(axis=1)):
+            cv2.circle(img, tuple(_fixed(pts[k])), 2 * _ONE, SKELETON_COLORS["trunk"], -1, cv2.LINE_AA, _SHIFT)
     return out
