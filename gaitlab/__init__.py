@@ -10,6 +10,9 @@ import os
 # itself in plain language, so keep theirs off stderr (must be set before cv2 is imported).
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+# MediaPipe's C++ side logs through glog and TensorFlow Lite: errors only (read at its start).
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES
 from gaitlab.errors import InputError, WeightsError

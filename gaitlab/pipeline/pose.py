@@ -226,10 +226,8 @@ def track_walker(info: VideoInfo, progress: Callable[[float, str], None] | None 
     rate_cap = DEFAULT_MAX_RATE if max_rate is None else float(max_rate)
     if not rate_cap > 0:
         raise ValueError(f"max_rate must be positive, not {max_rate!r}")
-    make_pose = _pose_factory()
     stride = max(1, math.ceil(info.fps / rate_cap - 1e-9))
     wanted = list(range(0, info.n_frames, stride))
-    follower = Follower(make_pose, info.fps / stride)
     every = max(1, len(wanted) // 100)
 
     def analyse(frame: np.ndarray) -> FrameResult:
@@ -243,11 +241,12 @@ def track_walker(info: VideoInfo, progress: Callable[[float, str], None] | None 
                      f"Finding the walker: frame {follower.calls} of {len(wanted)}")
         return out
 
-    try:
-        with _native_logs_silenced():
+    with _native_logs_silenced():  # from loading MediaPipe until its graphs are closed: threads log late
+        follower = Follower(_pose_factory(), info.fps / stride)
+        try:
             frames = read_frames(info, wanted, analyse)
-    finally:
-        follower.close()
+        finally:
+            follower.close()
     last = max(frames, default=-1)
     rows = [i for i in wanted if i <= last]  # undecodable frames stay as rows without walker
     landmarks = np.full((len(rows), NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
