@@ -13,8 +13,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from gaitlab.constants import CLASSES, DISPLAY_NAMES, NOTICE
 from gaitlab.errors import InputError, WeightsError
 
@@ -89,8 +87,7 @@ def _pose(args: argparse.Namespace) -> int:
         raise InputError(f"{out.parent} is not a folder.")
     track = track_walker(probe_video(path))
     write_pose_csv(track, out)
-    found = int(np.isfinite(track.landmarks[:, 0, 0]).sum())
-    print(f"wrote {len(track.frame_indices)} frames ({found} with the walker) to {out}")
+    print(f"wrote {len(track.frame_indices)} frames ({int(track.detected.sum())} with the walker) to {out}")
     for w in track.warnings:
         print(f"warning: {w}")
     return 0

@@ -115,6 +115,7 @@ class CaseClips:
     warnings: list[str]
     keypoints: np.ndarray | None = None  # float32 [T, 33, 4], the landmark rows the clips come from
     model_points: np.ndarray | None = None  # float32 [N, 8, 33, 2]: landmarks in model-frame pixels
+    placements: np.ndarray | None = None  # float64 [N, 8, 2, 3]: normalised image coords → model frame
     frame_numbers: np.ndarray | None = None  # int [T]: source frame of each landmark row (None: row = frame)
     times_s: np.ndarray | None = None  # float [T]: time of each landmark row, when the frame rate is known
 
@@ -174,14 +175,13 @@ def _placed_source_frames(info, track, case: CaseClips) -> np.ndarray:
 
     One streaming pass reads only these frames (at most 12 × 8), each shrunk to
     `SOURCE_LONG_SIDE` at once, so memory stays bounded whatever the video's length."""
-    from gaitlab.pipeline.clips import keypoint_clip_matrices
     from gaitlab.pipeline.video import read_frames
 
     last = len(track.frame_indices) - 1
     rows = [min(i, last) for s in case.spans for i in s.indices]
     out = np.zeros((len(case.spans) * CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8)
-    matrices = keypoint_clip_matrices(track.landmarks, rows)
-    if matrices is not None:
+    if case.placements is not None:  # the placements the model frames were drawn with
+        matrices = case.placements.reshape(-1, 2, 3)
         shrink = min(1.0, SOURCE_LONG_SIDE / max(info.width, info.height))
         frames = read_frames(info, sorted({int(track.frame_indices[r]) for r in rows}),
                              lambda f: cv2.resize(f, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
@@ -224,6 +224,7 @@ def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
         warnings=warnings,
         keypoints=raw,
         model_points=points,
+        placements=None if matrices is None else matrices.reshape(*rows.shape, 2, 3),
     )
 
 
