@@ -1,6 +1,6 @@
 """GaitLab: explore video-based gait screening. For research and education, not diagnosis.
 
-Public API (see docs/ARCHITECTURE.md): `CLASSES`, `load_model`, `analyze`, `explain`.
+Public API (see docs/ARCHITECTURE.md): `CLASSES`, `load_model`, `analyze`, `explain`, `embed_note`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES
 from gaitlab.errors import InputError, WeightsError
 from gaitlab.inference import Analysis, analyze
+from gaitlab.text import embed_note
 from gaitlab.weights import load_model
 
 
@@ -29,6 +30,6 @@ def explain(analysis: Analysis, method: str = "gradcam", target: str | int | Non
 
 __all__ = [
     "CLASSES", "DESCRIPTIONS", "DISPLAY_NAMES", "Analysis", "InputError", "WeightsError",
-    "analyze", "explain", "load_model",
+    "analyze", "embed_note", "explain", "load_model",
 ]
 __version__ = "0.1.0"

@@ -7,6 +7,16 @@ up to 12, so the page answers at once. Its probabilities can therefore differ a 
 
 Probabilities are calibrated exactly as in inference: softmax(logits / temperature), with the
 temperature from the model card (`inference.temperature`).
+
+Tensor contract of `word_attribution` (integrated gradients through the note encoder):
+  note → `text.token_inputs` → input_ids, attention_mask int64 [1, L] ([CLS] … [SEP], L ≤ 256)
+  → MiniLM's token embedding layer → x float32 [1, L, 384]; baseline x0: the same ids with the
+    attributed words' pieces replaced by [PAD] ([CLS], [SEP] and punctuation kept)
+  → path points x0 + α(x − x0), α at `N_STEPS` Gauss-Legendre nodes, `STEPS_PER_BATCH` a pass
+  → `text.embed_token_embeddings`: MiniLM transformer → mean pooling over the mask → L2 → [k, 384]
+  → the student: model(clip [1, 3, 8, 224, 224] expanded to k, embedding [k, 384]) → logits [k, 9]
+  → softmax(logits / temperature)[:, target] → [k]
+  attributions [1, L, 384] → summed over the 384 → per word piece [L] → summed per word.
 """
 from __future__ import annotations
 
@@ -16,22 +26,22 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from captum.attr import FeatureAblation
+from captum.attr import IntegratedGradients
 from torch import nn
 
-from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES, EMBED_DIM, MAX_NOTE_CHARS, class_index
+from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES, EMBED_DIM, class_index
 from gaitlab.pipeline.clips import blank_clip
-from gaitlab.inference import Analysis, calibrated_probabilities, get_model, note_embedding
-from gaitlab.text import embed_note, tokenize
+from gaitlab.inference import Analysis, calibrated_probabilities, get_model, note_embedding, temperature
+from gaitlab.text import TokenInputs, embed_token_embeddings, special_token_ids, token_embedding_layer, token_inputs
 
 PROB_COLUMNS: list[str] = [f"prob_{c}" for c in CLASSES]
 TABLE_COLUMNS: list[str] = ["variant", "kind", "note", "predicted", "confidence"] + PROB_COLUMNS
-# Words beyond this many are kept in every variant but not ablated one by one: each ablated
-# word costs one forward pass (~60 ms on two busy CPU cores), so 200 words bound the wait to ~13 s.
-MAX_ABLATED_WORDS = 200
-# Word-removal variants scored per forward pass inside Captum: keeps the cores busy while
-# bounding memory (16 clips ≈ 80 MB of input).
-WORDS_PER_BATCH = 16
+WORD_COLUMNS: list[str] = ["word", "position", "attribution"]
+# Integrated-gradients path points: 32 Gauss-Legendre nodes keep the completeness gap (see
+# `word_attribution`) well under a percentage point for ordinary notes. Points per forward
+# pass: 16 clips ≈ 80 MB of input, so memory stays flat.
+N_STEPS = 32
+STEPS_PER_BATCH = 16
 
 
 @dataclass
@@ -113,53 +123,86 @@ def word_attribution(
     analysis: Analysis,
     target: str | int | None = None,
     model: nn.Module | None = None,
-    max_words: int = MAX_ABLATED_WORDS,
+    max_words: int | None = None,
+    n_steps: int = N_STEPS,
 ) -> pd.DataFrame:
-    """Which words of the note push the target class up or down, by removing them one at a time.
+    """Which words of the note push the target class up or down: integrated gradients through
+    the note encoder (see the tensor contract in the module docstring).
 
-    Captum `FeatureAblation` over a presence mask [1, n_words] (1 = word kept, baseline 0 =
-    word removed). The forward function re-embeds the note from the kept words joined by
-    spaces and returns the target's calibrated probability on the main clip. A word's
-    attribution is p(target | full note) − p(target | note without that word): positive means
-    the word supports the target. Word n-grams of the note change as a word drops, so a word's
-    score includes its effect on neighbouring bigrams.
+    Captum `IntegratedGradients` on the output of MiniLM's token embedding layer — the same
+    numbers as `LayerIntegratedGradients` on that layer, without hooking the shared encoder —
+    from a baseline note whose words are [PAD] pieces (same attention mask) to the note, end
+    to end through pooling, normalisation and the student, on the case's main clip. A word's
+    attribution is the sum over its word pieces; by completeness the words add up to
+    p(target | note) − p(target | baseline), up to `attrs["convergence_delta"]`. Positive means
+    the word pushes the target up. Words are split as the encoder splits them (on spaces and
+    punctuation); punctuation and symbols stay in the baseline and get no row.
 
     `target`: class id or index; default the case's predicted class (`analysis.label`).
-    Only the first `max_words` words (of the first `MAX_NOTE_CHARS` characters, as the model
-    reads them) are ablated; later words stay in every variant.
-    Returns a DataFrame (word, position, attribution) with one row per ablated word, in note
-    order (`position` counts from 0); empty when the note has no words. `attrs["target"]` and
-    `attrs["full_probability"]` record the class and its probability with the whole note.
+    `max_words`: attribute only the first this many words (the rest stay in the baseline).
+    Only what the encoder reads counts: the first `MAX_NOTE_CHARS` characters, at most 256
+    word pieces.
+    Returns a DataFrame (word, position, attribution): one row per word in note order, `word`
+    as written in the note, `position` counting from 0; empty when the note has no words.
+    `attrs`: `target`, and for a non-empty note `full_probability` (the target's probability
+    with the note), `baseline_probability` and `convergence_delta` (sum of the attributions
+    minus the difference of the two).
 
-    Cost: one forward pass per ablated word (see `MAX_ABLATED_WORDS`; well under a second for
-    a typical 10–30-word note). Captum only calls `forward`, attaching no
-    hooks, so the shared model is safe to use from several sessions at once.
+    Cost: `n_steps` forward and backward passes through the encoder and the student, batched
+    by `STEPS_PER_BATCH` (about a second for a 30-word note on two CPU cores). Nothing is
+    hooked or modified, so the shared models are safe to use from several sessions at once.
     """
     model = model if model is not None else get_model()
-    words = tokenize((analysis.description or "")[:MAX_NOTE_CHARS])
     target_idx = class_index(target, analysis.label)
+    inputs = token_inputs(analysis.description)
+    words = note_words(inputs)[:max_words]
     if not words:
         empty = pd.DataFrame({"word": pd.Series(dtype=str), "position": pd.Series(dtype=int),
                               "attribution": pd.Series(dtype=float)})
         empty.attrs["target"] = CLASSES[target_idx]
         return empty
-    ablated, always_kept = words[:max_words], words[max_words:]
 
-    def forward(presence: torch.Tensor) -> torch.Tensor:
-        # presence [k, n_words] → target probability [k]; Captum batches k perturbations.
-        notes = [" ".join([w for w, keep in zip(ablated, row) if keep > 0.5] + always_kept)
-                 for row in presence.tolist()]
-        embeddings = torch.from_numpy(np.stack([embed_note(n) for n in notes]))
-        clips = analysis.clip.expand(len(notes), -1, -1, -1, -1)
-        return torch.from_numpy(calibrated_probabilities(model, clips, embeddings)[:, target_idx].numpy())
-
-    presence = torch.ones(1, len(ablated))
+    ids, mask = inputs.input_ids, inputs.attention_mask
+    baseline_ids = ids.clone()
+    baseline_ids[0, [i for _, pieces in words for i in pieces]] = special_token_ids()["pad"]
+    layer = token_embedding_layer()
     with torch.no_grad():
-        attr = FeatureAblation(forward).attribute(
-            presence, baselines=0.0, perturbations_per_eval=WORDS_PER_BATCH
-        )
-        full_probability = float(forward(presence)[0])
-    frame = pd.DataFrame({"word": ablated, "position": np.arange(len(ablated)),
-                          "attribution": attr[0].double().numpy()})
-    frame.attrs.update(target=CLASSES[target_idx], full_probability=full_probability)
+        x, x0 = layer(ids), layer(baseline_ids)
+    clip = analysis.clip.detach()
+    temp = temperature(model)
+
+    def forward(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        # [k, L, 384], [k, L] → the target's calibrated probability [k]
+        embedding = embed_token_embeddings(token_embeddings, attention_mask)
+        logits = model(clip.expand(len(embedding), -1, -1, -1, -1), embedding)
+        return torch.softmax(logits / temp, dim=1)[:, target_idx]
+
+    with torch.enable_grad():  # callers (e.g. a UI) may be inside no_grad
+        attr = IntegratedGradients(forward).attribute(
+            x, baselines=x0, additional_forward_args=(mask,), n_steps=n_steps,
+            internal_batch_size=STEPS_PER_BATCH)
+    with torch.no_grad():
+        full, base = forward(torch.cat([x, x0]), mask.expand(2, -1)).double().tolist()
+    per_piece = attr[0].double().sum(dim=-1)  # [L]
+    scores = [float(per_piece[pieces].sum()) for _, pieces in words]
+    frame = pd.DataFrame({"word": [w for w, _ in words], "position": np.arange(len(words)),
+                          "attribution": np.asarray(scores, dtype=float)})
+    frame.attrs.update(target=CLASSES[target_idx], full_probability=full, baseline_probability=base,
+                       convergence_delta=float(per_piece.sum()) - (full - base))
     return frame
+
+
+def note_words(inputs: TokenInputs) -> list[tuple[str, list[int]]]:
+    """The note's words as the encoder reads them, in order: (the word as written, the indices
+    of its word pieces). A word is a run of pieces the tokenizer counts as one word that has a
+    letter or digit; [CLS], [SEP], punctuation and symbols are not words."""
+    groups: dict[int, list[int]] = {}
+    for i, w in enumerate(inputs.word_ids):
+        if w is not None:
+            groups.setdefault(w, []).append(i)
+    words = []
+    for pieces in groups.values():
+        word = inputs.text[inputs.spans[pieces[0]][0]:inputs.spans[pieces[-1]][1]]
+        if any(ch.isalnum() for ch in word):
+            words.append((word, pieces))
+    return words

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import streamlit as st
 
 from gaitlab.constants import (
@@ -60,6 +61,17 @@ def page_header(title: str, what_it_shows: str) -> None:
     problem = pose_models_problem()
     if problem:
         st.error(f"Videos cannot be analysed: {problem} Keypoint files still work.")
+    problem = embedder_problem()
+    if problem:
+        st.error(f"Clinical notes cannot be read: {problem}")
+
+
+@st.cache_resource(show_spinner="Checking the note encoder…")
+def embedder_problem() -> str | None:
+    """None when the MiniLM note encoder's files pass their SHA-256 check, else what is wrong."""
+    from gaitlab.text import check_embedder
+
+    return check_embedder()
 
 
 @st.cache_resource(show_spinner="Checking the pose model files…")
@@ -195,9 +207,16 @@ def cached_model():
     return get_model()
 
 
+@st.cache_resource(show_spinner="Loading the keypoint teacher…")
+def cached_teacher():
+    from gaitlab.inference import get_teacher
+
+    return get_teacher()
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _case_clips(digest: str, suffix: str, _ref: CaseRef):
-    """The case's clips (decoding and silhouettes: the slow part), cached by file hash."""
+    """The case's clips (decoding, pose and pose frames: the slow part), cached by file hash."""
     from gaitlab.inference import prepare_case
 
     return _with_file(_ref, prepare_case)
@@ -207,7 +226,7 @@ def _case_clips(digest: str, suffix: str, _ref: CaseRef):
 def _analysis(digest: str, description: str, name: str, _case):
     from gaitlab.inference import score_case
 
-    return score_case(_case, description, cached_model(), name=name)
+    return score_case(_case, description, cached_model(), name=name, teacher=cached_teacher())
 
 
 def analyze_case(ref: CaseRef, description: str):
@@ -271,7 +290,7 @@ def _word_attribution(digest: str, description: str, target: str, _analysis_obj)
 
 
 def word_attribution_case(ref: CaseRef, description: str, analysis, target: str):
-    with st.spinner("Removing one word at a time…"):
+    with st.spinner("Integrating gradients through the note encoder…"):
         return _word_attribution(ref.digest, description, target, analysis)
 
 
@@ -385,6 +404,29 @@ def target_picker(key: str, default: str) -> str:
                         format_func=class_label, key=key)
 
 
+def pose_frames_caption(analysis) -> str:
+    """What the colours of the model's pose frames mean for this case."""
+    from gaitlab.pipeline.pose_frames import walking_direction
+
+    mirrored = analysis.keypoints is not None and walking_direction(analysis.keypoints) < 0
+    sides = ("The walker goes right to left, so the frames are mirrored (as if walking left to right): red is the "
+             "right arm and leg, green the left" if mirrored else "Red is the left arm and leg, green the right")
+    return (f"Pose frames, drawn from the walker's landmarks, one crop per clip so the stride stays visible. {sides}; "
+            "blue is the trunk and head.")
+
+
+def second_opinion_line(analysis) -> str | None:
+    """One plain sentence comparing the student's answer with the keypoint teacher's."""
+    t = analysis.teacher
+    if not t:
+        return None
+    theirs = f"{DISPLAY_NAMES[t['label']]} ({t['confidence']:.0%})"
+    if t["agrees"]:
+        return f"**Second opinion: the two models agree.** The keypoint teacher, reading the same landmarks, also says {theirs}."
+    return (f"**Second opinion: the two models disagree.** The keypoint teacher, reading the same landmarks, says {theirs}; "
+            "treat the answer with extra caution.")
+
+
 def show_warnings(analysis) -> None:
     for w in analysis.warnings:
         st.warning(w)
@@ -395,6 +437,22 @@ def with_skeleton(frames, analysis):
     from gaitlab.pipeline.render import draw_skeleton
 
     return frames if analysis.skeleton is None else draw_skeleton(frames, analysis.skeleton)
+
+
+def originals_with_skeleton(analysis):
+    """The main clip's whole original video frames with the walker's skeleton, or None
+    (keypoint input): the model-frame landmarks taken back through each frame's crop."""
+    from gaitlab.pipeline.render import draw_skeleton
+
+    frames, placements = analysis.original_frames, analysis.placements
+    if frames is None or placements is None or analysis.skeleton is None:
+        return None
+    h, w = frames.shape[1:3]
+    points = []
+    for pts, m in zip(analysis.skeleton, placements):
+        norm = (np.asarray(pts, np.float64) - m[:, 2]) @ np.linalg.inv(m[:, :2]).T
+        points.append(norm * [w, h])
+    return draw_skeleton(frames, np.stack(points))
 
 
 def keypoints_csv(analysis) -> bytes:

@@ -12,7 +12,6 @@ background (`write_bench_video`) and cached by their parameters (`cached_video`)
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -57,19 +56,22 @@ class BenchConfig:
     forward_runs: int
     gradcam_runs: int
     warmup: int  # untimed runs before the model timings
-    pipeline_runs: int  # timed runs of analyze/decode and of each cohort mode
+    pipeline_runs: int  # timed runs of analyze / decode + pose (each after one warm-up run)
     short: VideoSpec
     long: VideoSpec
     cohort_cases: int
     cohort_video: VideoSpec
+    cohort_runs: int  # timed runs of each cohort mode (each after one warm-up run)
 
 
+# Pose on every frame sets the pace: the full bench takes about 15 minutes on 2 quiet cores
+# (video ~3, memory ~4 with the 3-minute walk, cohort ~5); `--only` runs a part.
 FULL = BenchConfig(forward_runs=20, gradcam_runs=10, warmup=3, pipeline_runs=3,
                    short=VideoSpec(20, 1280, 720), long=VideoSpec(180, 1280, 720),
-                   cohort_cases=24, cohort_video=VideoSpec(6, 640, 360))
+                   cohort_cases=12, cohort_video=VideoSpec(3, 480, 270), cohort_runs=2)
 QUICK = BenchConfig(forward_runs=3, gradcam_runs=2, warmup=1, pipeline_runs=1,
                     short=VideoSpec(2, 320, 180), long=VideoSpec(4, 320, 180),
-                    cohort_cases=4, cohort_video=VideoSpec(2, 160, 120))
+                    cohort_cases=4, cohort_video=VideoSpec(2, 160, 120), cohort_runs=1)
 
 
 class Findings(Protocol):
@@ -239,44 +241,119 @@ def decode_all(path: Path) -> int:
     return n
 
 
+def decode_and_pose(path: Path) -> tuple[int, float]:
+    """The floor under `analyze`: one decode of every frame (`read()`) plus one bare MediaPipe
+    Pose pass (one Pose object, tracking mode, `model_complexity=1`) over the frames `analyze`
+    gives Pose: every `pose_stride`-th, shrunk by `pose_input`. Nothing else: no people search,
+    no walker logic, no second pass, no model. Returns (frames posed, seconds inside Pose)."""
+    import cv2
+
+    from gaitlab.pipeline.pose import native_logs_silenced, pose_factory, pose_input, pose_stride
+
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    stride = pose_stride(cap.get(cv2.CAP_PROP_FPS) or 30.0)
+    posed, inside, index = 0, 0.0, 0
+    with native_logs_silenced():
+        pose = pose_factory()()
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                if index % stride == 0:
+                    rgb = cv2.cvtColor(pose_input(frame), cv2.COLOR_BGR2RGB)
+                    t0 = time.perf_counter()
+                    pose.process(rgb)
+                    inside += time.perf_counter() - t0
+                    posed += 1
+                index += 1
+        finally:
+            pose.close()
+            cap.release()
+    return posed, inside
+
+
 def bench_video(cfg: BenchConfig, weights: str, cache: Path, report: Findings) -> None:
-    """`analyze` (model loaded) vs a plain decode of the same video, interleaved."""
+    """`analyze` (model loaded) vs one decode plus one bare Pose pass over the same frames
+    (`decode_and_pose`), and vs a plain decode; interleaved, each after one warm-up run."""
     from gaitlab.inference import analyze, get_model
 
     path = cached_video(cfg.short, cache)
     model = get_model(weights)
     report.inputs["short_video"] = cfg.short.describe()
-    log(f"video: analyze vs decode, {cfg.short.describe()}")
-    times = interleaved_medians({"decode": lambda: decode_all(path),
+    report.inputs["pose_baseline"] = ("one decode (OpenCV read() of every frame) plus one MediaPipe Pose pass "
+                                      "(model_complexity=1, tracking) over the frames analyze poses, shrunk "
+                                      "as analyze shrinks them")
+    log(f"video: analyze vs decode + pose vs decode, {cfg.short.describe()}")
+    inside: list[float] = []
+    posed = [0]
+
+    def baseline() -> None:
+        posed[0], seconds = decode_and_pose(path)
+        inside.append(seconds)
+
+    times = interleaved_medians({"decode": lambda: decode_all(path), "pose": baseline,
                                  "analyze": lambda: analyze(path, model=model)},
                                 cfg.pipeline_runs, warmup=1)
-    report.figures.update(decode_short_s=times["decode"], analyze_short_s=times["analyze"],
-                          analyze_vs_decode=times["analyze"] / times["decode"])
+    report.figures.update(
+        decode_short_s=times["decode"], pose_short_s=times["pose"], analyze_short_s=times["analyze"],
+        analyze_vs_pose=times["analyze"] / times["pose"],
+        pose_ms_per_frame=statistics.median(inside[1:] or inside) / max(posed[0], 1) * 1e3,
+        analyze_ms_per_frame=times["analyze"] / max(posed[0], 1) * 1e3)
 
 
-_MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
-# Fallback when /usr/bin/time is missing: a tiny parent whose only child is the analysis, so
-# its RUSAGE_CHILDREN peak is that child's own.
-_RUSAGE_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]).returncode; "
-                   "print('Maximum resident set size (kbytes):', "
-                   "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r)")
+# A tiny parent whose only child is the measured command, so that its RUSAGE_CHILDREN peak is
+# that child's own. A child forked straight from a large process (torch loaded) would count the
+# parent's resident pages from before its exec. argv: peak file, timeout (s), command…; the
+# peak (kB) or "timeout" is written to the file, and the exit status is the command's.
+_RUSAGE_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "try:\n"
+    "    r = subprocess.run(sys.argv[3:], timeout=float(sys.argv[2])).returncode\n"
+    "    peak = str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "except subprocess.TimeoutExpired:\n"
+    "    r, peak = 124, 'timeout'\n"
+    "open(sys.argv[1], 'w').write(peak)\n"
+    "sys.exit(r)\n")
+
+
+@dataclass
+class MeasuredRun:
+    """A command's exit status (None: it ran past its timeout and was killed), its output,
+    its own peak resident memory (MB, 10^6 bytes) and wall time (s)."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+    peak_rss_mb: float
+    seconds: float
+
+
+def run_measured(cmd: list[str], timeout: float = SUBPROCESS_TIMEOUT_S,
+                 env: dict[str, str] | None = None) -> MeasuredRun:
+    """Run `cmd` in a fresh process (through `_RUSAGE_WRAPPER`) and measure its peak memory."""
+    with tempfile.TemporaryDirectory(prefix="gaitlab-rss-") as tmp:
+        peak_file = Path(tmp) / "peak"
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _RUSAGE_WRAPPER, str(peak_file), str(timeout), *cmd],
+                              capture_output=True, text=True, env=env, timeout=timeout + 60)
+        wall = time.perf_counter() - t0
+        peak = peak_file.read_text() if peak_file.is_file() else ""
+    if peak == "timeout":
+        return MeasuredRun(None, proc.stdout, proc.stderr, 0.0, wall)
+    if not peak.isdigit():
+        raise RuntimeError(f"the peak memory of {' '.join(cmd[:4])} could not be measured: {proc.stderr[-300:]}")
+    return MeasuredRun(proc.returncode, proc.stdout, proc.stderr, int(peak) * 1024 / 1e6, wall)
 
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
-    """Peak RSS (MB, 10^6 bytes) and wall time (s) of `cmd` run in a fresh process."""
-    if Path("/usr/bin/time").is_file():
-        full = ["/usr/bin/time", "-v", *cmd]
-    else:
-        full = [sys.executable, "-c", _RUSAGE_WRAPPER, *cmd]
-    t0 = time.perf_counter()
-    proc = subprocess.run(full, capture_output=True, text=True, env=_gaitlab_env(),
-                          timeout=SUBPROCESS_TIMEOUT_S)
-    wall = time.perf_counter() - t0
-    found = _MAX_RSS.search(proc.stderr)
-    if proc.returncode != 0 or not found:
-        tail = proc.stderr.strip().splitlines()[-3:]
-        raise RuntimeError(f"{' '.join(cmd[2:4])} failed (exit {proc.returncode}): {' / '.join(tail)}")
-    return int(found.group(1)) * 1024 / 1e6, wall
+    """Peak RSS (MB, 10^6 bytes) and wall time (s) of a `python -m gaitlab` command run in a
+    fresh process; RuntimeError when it fails."""
+    run = run_measured(cmd, env=_gaitlab_env())
+    if run.returncode != 0:
+        tail = run.stderr.strip().splitlines()[-3:]
+        raise RuntimeError(f"{' '.join(cmd[2:4])} failed (exit {run.returncode}): {' / '.join(tail)}")
+    return run.peak_rss_mb, run.seconds
 
 
 def bench_memory(cfg: BenchConfig, weights: str, cache: Path, report: Findings) -> None:
@@ -284,8 +361,8 @@ def bench_memory(cfg: BenchConfig, weights: str, cache: Path, report: Findings) 
     short, long = cached_video(cfg.short, cache), cached_video(cfg.long, cache)
     report.inputs["long_video"] = cfg.long.describe()
     report.inputs["short_video"] = cfg.short.describe()
-    rss = "/usr/bin/time -v" if Path("/usr/bin/time").is_file() else "getrusage(RUSAGE_CHILDREN)"
-    report.inputs["peak_memory"] = f"max RSS by {rss} of `python -m gaitlab analyze VIDEO --json`"
+    report.inputs["peak_memory"] = ("max RSS of `python -m gaitlab analyze VIDEO --json`, each in a fresh "
+                                    "process (getrusage(RUSAGE_CHILDREN) of a small parent)")
     log(f"memory: analyze {cfg.short.describe()} in a fresh process")
     rss_short, wall_short = peak_rss_mb(_gaitlab_cmd("analyze", str(short), "--json", weights=weights))
     log(f"memory: analyze {cfg.long.describe()} in a fresh process")
@@ -348,7 +425,7 @@ def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: Findings) 
     n = len(items)
     report.inputs["cohort"] = (f"{n} videos of {cfg.cohort_video.describe()}; wall time of "
                                "cohort.execute_items (CSV written), median of "
-                               f"{cfg.pipeline_runs} run(s) per mode; steady state: after one "
+                               f"{cfg.cohort_runs} run(s) per mode; steady state: after one "
                                "warm-up run that starts the workers, which later runs reuse; cold "
                                "start: fork server and workers started inside the timed run")
     errors = 0
@@ -387,7 +464,7 @@ def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: Findings) 
         log("cohort: 1 local worker, 2 local workers (steady, cold), 1 worker on 1 thread")
         local = interleaved_medians({"one": lambda: timed(workers=1), "two": lambda: timed(workers=2),
                                      "one_thread": single_threaded, "two_cold": cold},
-                                    cfg.pipeline_runs, warmup=1)
+                                    cfg.cohort_runs, warmup=1)
         if not cold_includes_fork_server:
             report.notes.append("The fork server could not be stopped here: the cold-start cohort "
                                 "figure leaves out its start (importing torch once).")
@@ -397,7 +474,7 @@ def bench_cohort(cfg: BenchConfig, weights: str, cache: Path, report: Findings) 
                           dashboard_address=None) as cluster:
             timed(scheduler=cluster.scheduler_address)  # warm-up: imports, one model per worker
             log("cohort: Dask, 2 workers")
-            dask = median_seconds(lambda: timed(scheduler=cluster.scheduler_address), cfg.pipeline_runs, 0)
+            dask = median_seconds(lambda: timed(scheduler=cluster.scheduler_address), cfg.cohort_runs, 0)
     if errors:
         report.notes.append(f"{errors} cohort row(s) had errors; throughput counts them as cases.")
     one, two, one_thread, two_cold = local["one"], local["two"], local["one_thread"], local["two_cold"]

@@ -153,6 +153,22 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _band(args: argparse.Namespace) -> int:
+    from gaitlab.kinematics import band
+
+    if args.class_medians:
+        table = band.class_medians(band.walk_table(args.data))
+        print(f"Per-class medians on {args.data.name} (`{command_line()}`); no frame rate: per 100 frames.")
+        print(band.markdown_table(table) if args.markdown else table.round(2).to_string())
+        return 0
+    record = band.build_normal_band(args.data, command=command_line())
+    path = band.write_band(record, args.out)
+    prov = record["provenance"]
+    print(f"normal band from {prov['walks']} {prov['label']} walks ({prov['subjects']} subjects) of "
+          f"{prov['data']} written to {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from gaitlab.demo import make_demo_cases
 
@@ -189,7 +205,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.distill and config.temperature < 2:
         print(f"warning: teacher temperature {config.temperature:g} < 2: the teacher's targets on its own "
               "training rows are over-confident", flush=True)
-    result, card = run_training(load_gait_data(args.data), config, distill=args.distill,
+    data = load_gait_data(args.data)
+    result, card = run_training(data, config, distill=args.distill,
                                 command=command_line(), log=lambda s: print(s, flush=True))
     for kind in ("video_only", "fused") if result.metrics else ():
         _print_metrics(kind, result.metrics[kind])
@@ -199,12 +216,33 @@ def _train(args: argparse.Namespace) -> int:
               flush=True)
     save_weights(result.model, card, args.out)
     print(f"saved {args.out} ({result.wall_time_s:.0f} s)")
+    if result.teacher is not None and config.val_fold < 0:
+        import numpy as np
+
+        from gaitlab.training.model_card import teacher_card
+        from gaitlab.training.protocol import PROTOCOL_JSON
+
+        protocol = json.loads(PROTOCOL_JSON.read_text()) if PROTOCOL_JSON.is_file() else None
+        save_weights(result.teacher.net, teacher_card(result.teacher, data, np.arange(len(data.meta)), protocol,
+                                                      command_line()), args.teacher_out)
+        print(f"saved {args.teacher_out} (the keypoint teacher: the second opinion)")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     if args.protocol:
         return _protocol(args)
+    if args.notes:
+        from gaitlab.training.evaluate import description_shift
+        from gaitlab.training.protocol import save_protocol
+
+        result = description_shift(config=_train_config(args), data_dir=args.data)
+        result["command"] = command_line()
+        save_protocol({"note_descriptions": result}, args.protocol_out, command=command_line())
+        for c, v in result["per_class"].items():
+            print(f"{c:>22}  video only {v['video_only']:.3f}  with its description {v['with_description']:.3f}")
+        print(f"raised for {result['raised_count']} of 9 classes; wrote {args.protocol_out}")
+        return 0
     if args.faithfulness:
         from gaitlab.training.evaluate import record_card_faithfulness
 
@@ -285,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gaitlab.synth.simulator import PARAMETERS, SECONDS
     from gaitlab.training.protocol import DEFAULT_CACHE, PROTOCOL_JSON, RECIPES
     from gaitlab.training.train import TrainConfig
-    from gaitlab.weights import DEFAULT_WEIGHTS
+    from gaitlab.weights import DEFAULT_TEACHER, DEFAULT_WEIGHTS
 
     parser = argparse.ArgumentParser(prog="gaitlab", description=f"Video-based gait screening explorer. {NOTICE}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -346,12 +384,25 @@ def build_parser() -> argparse.ArgumentParser:
     from gaitlab.training.dataset import DEFAULT_DATA_DIR
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="gait-keypoints folder (fit)")
 
+    from gaitlab.kinematics.band import DEFAULT_DATA_DIR as BAND_DATA
+    from gaitlab.kinematics.reference import BAND_JSON
+    p = command("band", _band, "build the kinematics' normal band from the shared data's Normal walkers",
+                "Compute the kinematics of every Normal walk of a gait-keypoints folder and write the normal band "
+                "(per parameter and per % of the gait cycle: mean, SD, n; with the data's SHA-256 and this command) "
+                "as JSON. --class-medians prints per-class medians of the headline parameters instead.")
+    p.add_argument("--data", type=Path, default=BAND_DATA, help="gait-keypoints folder (metadata.csv + keypoints.npz)")
+    p.add_argument("--out", type=Path, default=BAND_JSON, help="band JSON to write (default: the one the package reads)")
+    p.add_argument("--class-medians", action="store_true", help="print per-class medians; write nothing")
+    p.add_argument("--markdown", action="store_true", help="with --class-medians: print a Markdown table")
+
     command("demo", _demo, "rebuild the demo cases in gaitlab/demo_cases/ (synthetic walks; real ones when the shared data is present)")
 
     p = command("train", _train, "train the student model on the gait-keypoints data")
     _training_options(p)
     d = TrainConfig()
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="weights file (.safetensors); card beside it")
+    p.add_argument("--teacher-out", type=Path, default=DEFAULT_TEACHER,
+                   help="with --distill and --val-fold -1: where the keypoint teacher is saved (the second opinion)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--val-fold", type=int, default=d.val_fold,
@@ -369,9 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--faithfulness", action="store_true",
                    help="measure Grad-CAM faithfulness on held-out subjects and store it in the weights' card")
+    p.add_argument("--notes", action="store_true",
+                   help="with the protocol's fold models: does each class's clinical description, given as the "
+                        "note, raise that class's probability on held-out walks? (stored in weights/protocol.json)")
     p.add_argument("--protocol", action="store_true",
                    help="run the 5-fold subject-grouped protocol on the training data and write weights/protocol.json")
-    p.add_argument("--recipes", default="teacher,features,student,student_distilled",
+    p.add_argument("--recipes", default="teacher,features,student_distilled",
                    help=f"comma-separated, of: {', '.join(RECIPES)}")
     p.add_argument("--folds", default=None, help="comma-separated folds to run (default: all 5)")
     p.add_argument("--protocol-out", type=Path, default=PROTOCOL_JSON,

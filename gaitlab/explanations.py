@@ -46,7 +46,10 @@ class Explanation:
 
     `maps` float32 [8, 224, 224] in 0..1; `frame_importance` float64 [8], sums to 1;
     `overlays` 8 RGB uint8 [224, 224, 3] (heat map over `analysis.frames`);
-    `source_overlays` the same over `analysis.source_frames` (video input) or None.
+    `source_overlays` the same over `analysis.source_frames` (video input) or None;
+    `original_overlays` the maps taken back through the inverse of each frame's crop onto the
+    whole original video frames (`analysis.original_frames`), so the heat sits on the walker's
+    real knee, or None.
     """
 
     method: str
@@ -56,6 +59,7 @@ class Explanation:
     frame_importance: np.ndarray
     overlays: list[np.ndarray]
     source_overlays: list[np.ndarray] | None = None
+    original_overlays: list[np.ndarray] | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no images)."""
@@ -168,6 +172,16 @@ def frame_shares(raw: np.ndarray) -> np.ndarray:
     return mass / mass.sum()
 
 
+def maps_on_originals(maps: np.ndarray, placements: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Model-frame maps [8, 224, 224] → float32 [8, height, width] on the whole original frames:
+    each pixel of an original frame takes the map's value where its crop (`placements` [8, 2, 3],
+    normalised image coordinates → model-frame pixels) put that pixel; 0 outside the crop."""
+    to_norm = np.diag([1.0 / width, 1.0 / height, 1.0])
+    return np.stack([cv2.warpAffine(m.astype(np.float32), (p @ to_norm).astype(np.float64), (width, height),
+                                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0)
+                     for m, p in zip(maps, placements)])
+
+
 def overlay(frames: np.ndarray, maps: np.ndarray, alpha: float = OVERLAY_ALPHA) -> list[np.ndarray]:
     """JET heat maps blended over frames: uint8 [8, H, W(, 3)] + maps [8, h, w] → 8 RGB [H, W, 3]."""
     out = []
@@ -198,6 +212,10 @@ def explain(analysis: Analysis, method: str = "gradcam", target: str | int | Non
         raw = METHODS[method](private, clip, embedding, index).detach().cpu().numpy()
     maps = normalise(raw, NORMALISE_PERCENTILE.get(method, 99.0))
     source = getattr(analysis, "source_frames", None)
+    originals, placements = getattr(analysis, "original_frames", None), getattr(analysis, "placements", None)
+    on_originals = None
+    if originals is not None and placements is not None:
+        on_originals = overlay(originals, maps_on_originals(maps, placements, originals.shape[1], originals.shape[2]))
     return Explanation(
         method=method,
         target=CLASSES[index],
@@ -206,6 +224,7 @@ def explain(analysis: Analysis, method: str = "gradcam", target: str | int | Non
         frame_importance=frame_shares(raw),
         overlays=overlay(analysis.frames, maps),
         source_overlays=None if source is None else overlay(source, maps),
+        original_overlays=on_originals,
     )
 
 
@@ -242,9 +261,11 @@ def faithfulness(analysis: Analysis, explanation: Explanation, fraction: float =
 
 def write_explanation(explanation: Explanation, analysis: Analysis, out_dir: str | Path,
                       faithfulness: Faithfulness | None = None) -> list[Path]:
-    """Write `frame_i.png` (and `source_frame_i.png`), `strip.png` and `explanation.json`.
+    """Write `frame_i.png` (and, for video, `source_frame_i.png` and `original_frame_i.png`),
+    `strip.png` and `explanation.json`.
 
-    The strip tiles the 8 overlays in a row (a second row for source overlays). Returns the
+    The strip tiles the 8 overlays in a row (more rows for the video's overlays, each frame
+    resized to the model frame's size). Returns the
     paths written.
     """
     out = Path(out_dir)
@@ -253,6 +274,8 @@ def write_explanation(explanation: Explanation, analysis: Analysis, out_dir: str
     rows = [("frame", explanation.overlays)]
     if explanation.source_overlays is not None:
         rows.append(("source_frame", explanation.source_overlays))
+    if explanation.original_overlays is not None:
+        rows.append(("original_frame", explanation.original_overlays))
     for prefix, images in rows:
         for i, image in enumerate(images):
             path = out / f"{prefix}_{i}.png"

@@ -30,12 +30,16 @@ from gaitlab.constants import (
 )
 from gaitlab.errors import InputError, check_input_file
 from gaitlab.text import embed_note, note_text
-from gaitlab.weights import default_weights, load_model
+from gaitlab.teacher_net import KeypointTeacher, TeacherConfig
+from gaitlab.weights import DEFAULT_TEACHER, default_weights, load_model, load_weights
 
 # A clip counts as showing the person when at least this many of its 8 frames do.
 MIN_PERSON_FRAMES = 6
 # Original frames kept for display are shrunk to this long side (pixels) as they are read.
 SOURCE_LONG_SIDE = 640
+# Whole original frames kept for the maps drawn back on them (every clip's, so any clip can be
+# the main one): this long side keeps 12 clips × 8 frames near 20 MB.
+ORIGINAL_LONG_SIDE = 360
 
 SHORT_WALK_WARNING = "The walk is shorter than one gait cycle; the answer rests on few steps."
 
@@ -86,6 +90,9 @@ class Analysis:
     skeleton: np.ndarray | None = None
     keypoint_frames: np.ndarray | None = None  # int [T]: source frame of each keypoint row
     keypoint_times: np.ndarray | None = None  # float [T] seconds, when the frame rate is known
+    original_frames: np.ndarray | None = None  # uint8 [8, h, w, 3]: the main clip's whole video frames
+    placements: np.ndarray | None = None  # float64 [8, 2, 3]: normalised image coords → model-frame pixels
+    teacher: dict[str, Any] | None = None  # the keypoint teacher's second opinion (`second_opinion`)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no tensors or images)."""
@@ -100,6 +107,7 @@ class Analysis:
             "main_clip": self.main_clip,
             "frame_indices": list(self.frame_indices),
             "clips": [c.to_dict() for c in self.clips],
+            "teacher": self.teacher,
         }
 
 
@@ -118,12 +126,15 @@ class CaseClips:
     placements: np.ndarray | None = None  # float64 [N, 8, 2, 3]: normalised image coords → model frame
     frame_numbers: np.ndarray | None = None  # int [T]: source frame of each landmark row (None: row = frame)
     times_s: np.ndarray | None = None  # float [T]: time of each landmark row, when the frame rate is known
+    original_frames: np.ndarray | None = None  # uint8 [N, 8, h, w, 3]: whole video frames (long side 360)
+    row_offset: int = 0  # row of `keypoints` where the cleaned sequence (clip indices count from it) starts
 
     def frame_number(self, row: int) -> int:
-        """The source frame number of landmark row `row` (clip indices are rows)."""
+        """The source frame number of cleaned-sequence row `row` (clip indices are such rows)."""
+        raw = int(row) + self.row_offset
         if self.frame_numbers is None or not len(self.frame_numbers):
-            return int(row)
-        return int(self.frame_numbers[min(int(row), len(self.frame_numbers) - 1)])
+            return raw
+        return int(self.frame_numbers[min(raw, len(self.frame_numbers) - 1)])
 
 
 # --- The model, loaded once per process -----------------------------------------------------
@@ -138,6 +149,34 @@ def get_model(weights: str | Path | None = None) -> nn.Module:
         if key not in _MODELS:
             _MODELS[key] = load_model(weights)
         return _MODELS[key]
+
+
+def get_teacher(weights: str | Path | None = None) -> KeypointTeacher | None:
+    """The keypoint teacher (the second opinion), loaded once per process; None when no teacher
+    weights ship (`weights.DEFAULT_TEACHER`). Altered or broken files raise `WeightsError`."""
+    path = Path(weights) if weights is not None else DEFAULT_TEACHER
+    key = "teacher:" + str(path.resolve())
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            if not path.is_file():
+                return None
+            net, card = load_weights(path)
+            config = TeacherConfig(**{**card.get("teacher_config", {}),
+                                      "dilations": tuple(card.get("teacher_config", {}).get("dilations", (1, 2, 4))),
+                                      "span_jitter": tuple(card.get("teacher_config", {}).get("span_jitter", (0.8, 1.25)))})
+            _MODELS[key] = KeypointTeacher(config, net)
+        return _MODELS[key]
+
+
+def second_opinion(teacher: KeypointTeacher | None, keypoints: np.ndarray | None, label: str) -> dict[str, Any] | None:
+    """The teacher's reading of the same landmarks: {label, confidence, probabilities, agrees}
+    (agrees: same label as the student's `label`); None without a teacher or landmarks."""
+    if teacher is None or keypoints is None:
+        return None
+    probs = teacher.predict_proba([keypoints])[0]
+    best = int(probs.argmax())
+    return {"label": CLASSES[best], "confidence": float(probs[best]),
+            "probabilities": {c: float(p) for c, p in zip(CLASSES, probs)}, "agrees": CLASSES[best] == label}
 
 
 # --- Input checks and case preparation -------------------------------------------------------
@@ -165,44 +204,49 @@ def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
     case.warnings = list(dict.fromkeys(list(info.warnings) + list(track.warnings) + case.warnings))
     if progress:
         progress(0.9, "Placing the original frames under the model frames")
-    case.source_frames = _placed_source_frames(info, track, case)
+    case.source_frames, case.original_frames = _placed_source_frames(info, case)
     return case
 
 
-def _placed_source_frames(info, track, case: CaseClips) -> np.ndarray:
-    """uint8 RGB [N, 8, 224, 224, 3]: the original video frame of every clip frame, warped by
-    the placement its model frame was drawn with (black where a frame could not be read).
+def _placed_source_frames(info, case: CaseClips) -> tuple[np.ndarray, np.ndarray]:
+    """The original video frame of every clip frame, twice: uint8 RGB [N, 8, 224, 224, 3] warped
+    by the placement its model frame was drawn with, and uint8 RGB [N, 8, h, w, 3] whole, long
+    side `ORIGINAL_LONG_SIDE` (black where a frame could not be read).
 
     One streaming pass reads only these frames (at most 12 × 8), each shrunk to
     `SOURCE_LONG_SIDE` at once, so memory stays bounded whatever the video's length."""
     from gaitlab.pipeline.video import read_frames
 
-    last = len(track.frame_indices) - 1
-    rows = [min(i, last) for s in case.spans for i in s.indices]
+    rows = [i for s in case.spans for i in s.indices]
     out = np.zeros((len(case.spans) * CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8)
+    small = min(1.0, ORIGINAL_LONG_SIDE / max(info.width, info.height))
+    size = (max(1, round(info.width * small)), max(1, round(info.height * small)))
+    whole = np.zeros((len(rows), size[1], size[0], 3), dtype=np.uint8)
     if case.placements is not None:  # the placements the model frames were drawn with
         matrices = case.placements.reshape(-1, 2, 3)
         shrink = min(1.0, SOURCE_LONG_SIDE / max(info.width, info.height))
-        frames = read_frames(info, sorted({int(track.frame_indices[r]) for r in rows}),
+        frames = read_frames(info, sorted({case.frame_number(r) for r in rows}),
                              lambda f: cv2.resize(f, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
                              if shrink < 1 else f)
         for k, r in enumerate(rows):
-            frame = frames.get(int(track.frame_indices[r]))
+            frame = frames.get(case.frame_number(r))
             if frame is not None:  # pixels of the shrunk frame → normalised → model frame
                 to_norm = np.diag([1.0 / frame.shape[1], 1.0 / frame.shape[0], 1.0])
                 placed = cv2.warpAffine(frame, matrices[k] @ to_norm, (FRAME_SIZE, FRAME_SIZE), flags=cv2.INTER_LINEAR)
                 out[k] = cv2.cvtColor(placed, cv2.COLOR_BGR2RGB)
-    return out.reshape(len(case.spans), CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3)
+                whole[k] = cv2.cvtColor(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    n = len(case.spans)
+    return (out.reshape(n, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3), whole.reshape(n, CLIP_FRAMES, size[1], size[0], 3))
 
 
 def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
     """Rendered clips of a keypoint sequence [T, 33, 4] (NaN rows = no detection): the one path
     every input takes from its landmarks on (a video's come from `pipeline.pose`)."""
     from gaitlab.pipeline.clips import keypoint_clip_matrices, keypoint_clips
-    from gaitlab.pipeline.keypoints import detected_frames, fill_gaps
+    from gaitlab.pipeline.keypoints import clean_sequence, detected_frames, kept_span
 
     raw = np.asarray(raw, dtype=np.float32)
-    seq = fill_gaps(raw)
+    seq = clean_sequence(raw)
     warnings = []
     missing = float(np.isnan(raw[:, :, 0]).all(axis=1).mean())
     if missing > 0.5:
@@ -225,6 +269,7 @@ def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
         keypoints=raw,
         model_points=points,
         placements=None if matrices is None else matrices.reshape(*rows.shape, 2, 3),
+        row_offset=kept_span(raw)[0],
     )
 
 
@@ -292,14 +337,16 @@ def analyze(
     case = prepare_case(path, progress)
     if progress:
         progress(0.6, "Scoring clips")
-    result = score_case(case, description, model, name=str(path))
+    result = score_case(case, description, model, name=str(path), teacher=get_teacher())
     if progress:
         progress(1.0, "Done")
     return result
 
 
-def score_case(case: CaseClips, description: str, model: nn.Module, name: str) -> Analysis:
-    """Score prepared clips with a note: the second half of `analyze` (the note is cheap to change)."""
+def score_case(case: CaseClips, description: str, model: nn.Module, name: str,
+               teacher: KeypointTeacher | None = None) -> Analysis:
+    """Score prepared clips with a note: the second half of `analyze` (the note is cheap to change).
+    `teacher` (e.g. `get_teacher()`) adds its second opinion on the same landmarks."""
     description = note_text(description)  # InputError for a note that is not text
     embedding, note_warnings = note_embedding(description)
     probs = clip_probabilities(model, case.masks, embedding)
@@ -323,7 +370,7 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str) -
         probabilities={c: float(p) for c, p in zip(CLASSES, mean)},
         clip=to_model_input(masks),
         embedding=embedding,
-        frames=np.repeat(masks[..., None], 3, axis=-1),
+        frames=masks if masks.ndim == 4 else np.repeat(masks[..., None], 3, axis=-1),
         clips=[
             ClipResult(case.frame_number(s.start), case.frame_number(s.end), {c: float(p) for c, p in zip(CLASSES, pr)}, int(n))
             for s, pr, n in zip(case.spans, probs, person_frames)
@@ -337,4 +384,7 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str) -
         keypoint_frames=(None if case.keypoints is None else case.frame_numbers if case.frame_numbers is not None
                          else np.arange(len(case.keypoints))),
         keypoint_times=case.times_s,
+        original_frames=None if case.original_frames is None else case.original_frames[main],
+        placements=None if case.placements is None else case.placements[main],
+        teacher=second_opinion(teacher, case.keypoints, CLASSES[label_id]),
     )

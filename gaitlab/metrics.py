@@ -5,8 +5,11 @@ returns JSON-ready Python values:
 
 - `label_metrics(y_true [N], y_pred [N])` → n, accuracy, balanced accuracy, macro-F1,
   per-class recall (None for classes absent from `y_true`) and the 9×9 confusion matrix;
-- `expected_calibration_error(y_true [N], probs [N, 9])` → float;
-- `classification_metrics(y_true [N], probs [N, 9])` → `label_metrics` of the arg-max plus `ece`;
+- calibration: `reliability_bins`, `expected_calibration_error` (top label, 10 equal-count
+  bins), `negative_log_likelihood`, `brier_score`;
+- `classification_metrics(y_true [N], probs [N, 9])` → `label_metrics` of the arg-max plus
+  `ece`, `nll`, `brier`;
+- `subject_bootstrap(y_true, probs, subjects)` → 95% intervals over subjects;
 - `summarise(labels [N], probs [N, 9], fold_rows)` → per-fold `classification_metrics`, their
   mean and spread across folds, and the pooled metrics of all folds' rows together.
 
@@ -54,24 +57,85 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
     }
 
 
-def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
-    """ECE: |accuracy − confidence| per equal-width confidence bin, weighted by bin size."""
+ECE_BINS = 10  # equal-count bins of the top-label confidence
+
+
+def reliability_bins(y_true: np.ndarray, probs: np.ndarray, n_bins: int = ECE_BINS) -> list[dict[str, float]]:
+    """The reliability diagram: walks sorted by top-label confidence and cut into `n_bins`
+    bins of (nearly) equal count; per bin its mean confidence, accuracy and count."""
+    y_true, probs = np.asarray(y_true), np.asarray(probs, dtype=np.float64)
     conf = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == y_true).astype(np.float64)
-    # Bin i holds confidences in (i/n, (i+1)/n]; confidence is never 0 for a softmax.
-    bins = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
-    ece = 0.0
-    for b in np.unique(bins):
-        mask = bins == b
-        ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
-    return float(ece)
+    order = np.argsort(conf, kind="stable")
+    return [{"confidence": float(conf[b].mean()), "accuracy": float(correct[b].mean()), "count": int(len(b))}
+            for b in np.array_split(order, min(n_bins, len(order))) if len(b)]
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: int = ECE_BINS) -> float:
+    """Top-label ECE: |accuracy − mean confidence| per equal-count bin (`reliability_bins`),
+    weighted by the bin's share of walks."""
+    bins = reliability_bins(y_true, probs, n_bins)
+    total = sum(b["count"] for b in bins)
+    return float(sum(b["count"] / total * abs(b["accuracy"] - b["confidence"]) for b in bins)) if total else 0.0
+
+
+def negative_log_likelihood(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Mean −log p(true class) (probabilities clipped at 1e-12)."""
+    p = np.asarray(probs, dtype=np.float64)[np.arange(len(y_true)), np.asarray(y_true)]
+    return float(-np.log(np.clip(p, 1e-12, None)).mean())
+
+
+def brier_score(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Multi-class Brier score: mean over walks of Σ_k (p_k − [k = true])², 0 (best) to 2."""
+    onehot = np.eye(NUM_CLASSES)[np.asarray(y_true)]
+    return float(((np.asarray(probs, dtype=np.float64) - onehot) ** 2).sum(axis=1).mean())
 
 
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     """Metrics of per-video probabilities `probs` [N, 9] against class ids `y_true` [N]:
-    `label_metrics` of the most probable class plus `ece` (`expected_calibration_error`)."""
-    y_true = np.asarray(y_true)
-    return {**label_metrics(y_true, probs.argmax(axis=1)), "ece": expected_calibration_error(y_true, probs)}
+    `label_metrics` of the most probable class plus `ece` (10 equal-count bins), `nll`, `brier`,
+    `four_group_accuracy` and `group_recall` (Normal / KOA / PD / Disabled, severity ignored)."""
+    y_true, pred = np.asarray(y_true), probs.argmax(axis=1)
+    group = np.array([c.split("_")[0] for c in CLASSES])
+    group_recall = {str(g): (float((group[pred[group[y_true] == g]] == g).mean()) if (group[y_true] == g).any() else None)
+                    for g in dict.fromkeys(group)}
+    return {**label_metrics(y_true, pred), "ece": expected_calibration_error(y_true, probs),
+            "nll": negative_log_likelihood(y_true, probs), "brier": brier_score(y_true, probs),
+            "four_group_accuracy": four_group_accuracy(y_true, pred), "group_recall": group_recall}
+
+
+BOOTSTRAP_FIGURES = ("accuracy", "macro_f1", "four_group_accuracy", "nll", "brier", "ece")
+
+
+def four_group_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Accuracy over the four groups Normal / KOA / PD / Disabled (severity ignored)."""
+    group = np.array([c.split("_")[0] for c in CLASSES])
+    return float((group[np.asarray(y_true)] == group[np.asarray(y_pred)]).mean())
+
+
+def subject_bootstrap(y_true: np.ndarray, probs: np.ndarray, subjects: np.ndarray, n_boot: int = 1000,
+                      seed: int = 0) -> dict[str, dict[str, float]]:
+    """95% intervals by resampling subjects with replacement (all walks of a drawn subject
+    come along): {figure: {"value", "low", "high"}} for `BOOTSTRAP_FIGURES`."""
+    from sklearn.metrics import f1_score
+
+    y_true, probs, subjects = np.asarray(y_true), np.asarray(probs, dtype=np.float64), np.asarray(subjects)
+
+    def figures(idx: np.ndarray) -> dict[str, float]:
+        y, p = y_true[idx], probs[idx]
+        pred = p.argmax(axis=1)
+        return {"accuracy": float((pred == y).mean()),
+                "macro_f1": float(f1_score(y, pred, labels=list(np.unique(y)), average="macro", zero_division=0)),
+                "four_group_accuracy": four_group_accuracy(y, pred), "nll": negative_log_likelihood(y, p),
+                "brier": brier_score(y, p), "ece": expected_calibration_error(y, p)}
+
+    ids = np.unique(subjects)
+    rows_of = {s: np.flatnonzero(subjects == s) for s in ids}
+    rng = np.random.default_rng(seed)
+    draws = [figures(np.concatenate([rows_of[s] for s in rng.choice(ids, len(ids))])) for _ in range(n_boot)]
+    point = figures(np.arange(len(y_true)))
+    return {k: {"value": point[k], "low": float(np.percentile([d[k] for d in draws], 2.5)),
+                "high": float(np.percentile([d[k] for d in draws], 97.5))} for k in BOOTSTRAP_FIGURES}
 
 
 def summarise(labels: np.ndarray, probs: np.ndarray, fold_rows: Sequence[np.ndarray]) -> dict[str, Any]:

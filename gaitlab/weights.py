@@ -20,9 +20,11 @@ from gaitlab.constants import CLASSES
 from gaitlab.errors import WeightsError
 from gaitlab.files import sha256_file
 from gaitlab.model import build
+from gaitlab.pipeline.pose_frames import VIEW
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "gaitlab_student.safetensors"
+DEFAULT_TEACHER = WEIGHTS_DIR / "gaitlab_teacher.safetensors"  # the keypoint teacher (second opinion)
 WEIGHTS_ENV = "GAITLAB_WEIGHTS"  # point GaitLab at other weights without code changes
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt")
 
@@ -113,6 +115,9 @@ def load_weights(weights: Path | str | None = None) -> tuple[nn.Module, dict[str
 def load_model(weights: Path | str | None = None) -> nn.Module:
     """Public API: the model ready for `model(clip, embedding)`; `model.card` holds its card."""
     model, card = load_weights(weights)
+    if card.get("view", VIEW) != VIEW:
+        raise WeightsError(f"These weights were trained on {card.get('view')!r} frames, but GaitLab draws {VIEW!r} "
+                           "pose frames; use weights trained by this version (`python -m gaitlab train`).")
     model.card = card  # type: ignore[attr-defined]
     return model
 

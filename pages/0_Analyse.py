@@ -17,6 +17,9 @@ with left:
     st.metric("Predicted pattern", DISPLAY_NAMES[analysis.label])
     st.metric("Confidence (calibrated)", f"{analysis.confidence:.0%}")
     st.markdown(f"**What this pattern looks like.** {DESCRIPTIONS[analysis.label]}")
+    opinion = app.second_opinion_line(analysis)
+    if opinion:
+        st.markdown(opinion)
     app.show_warnings(analysis)
     st.download_button("Download the result (JSON)", json.dumps(analysis.to_dict(), indent=2),
                        file_name=f"{ref.name}.gaitlab.json", mime="application/json")
@@ -24,11 +27,12 @@ with right:
     st.plotly_chart(figures.probability_bars(analysis.probabilities, title="Probability of each pattern"))
 
 st.subheader("The 8 frames the model saw")
-st.caption("Left limbs blue, right limbs orange, trunk and head white: the landmarks the frames are drawn from.")
-st.plotly_chart(figures.frames_figure(app.with_skeleton(analysis.frames, analysis)))
-if analysis.source_frames is not None:
-    st.plotly_chart(figures.frames_figure(app.with_skeleton(analysis.source_frames, analysis),
-                                          title="The walker's pose on the original video frames"))
+st.caption(app.pose_frames_caption(analysis))
+st.plotly_chart(figures.frames_figure(analysis.frames))
+originals = app.originals_with_skeleton(analysis)
+if originals is not None:
+    st.caption("Skeleton: left limbs blue, right limbs orange, trunk and head white.")
+    st.plotly_chart(figures.frames_figure(originals, title="The walker's pose on the original video frames"))
 if analysis.keypoints is not None:
     st.download_button("Download keypoints (CSV)", app.keypoints_csv(analysis), file_name=f"{ref.name}.keypoints.csv",
                        mime="text/csv", help="The walker's MediaPipe Pose landmarks in the shared data's layout; "

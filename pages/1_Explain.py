@@ -19,8 +19,9 @@ st.caption(f"Predicted: {app.class_label(analysis.label)} at {analysis.confidenc
 explanation = app.explain_case(ref, note, analysis, "gradcam", target)
 st.subheader(f"Grad-CAM for {app.class_label(target)} (probability {explanation.target_probability:.0%} on this clip)")
 st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays), title="Grad-CAM over the frames the model saw"))
-if explanation.source_overlays is not None:
-    st.plotly_chart(figures.frames_figure(np.stack(explanation.source_overlays), title="The same maps over the original video frames"))
+if explanation.original_overlays is not None:
+    st.plotly_chart(figures.frames_figure(np.stack(explanation.original_overlays),
+                                          title="The same maps on the original video frames (taken back through each frame's crop)"))
 st.plotly_chart(figures.frame_importance_chart(explanation.frame_importance))
 
 st.subheader("Is the map faithful?")

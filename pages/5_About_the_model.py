@@ -16,6 +16,12 @@ if head:
 if card.get("cross_validation"):
     st.subheader(f"Cross-validated figures (mean ± std over {cv_fold_count(card['cross_validation'])} subject-grouped folds)")
     st.dataframe(cross_validation_frame(card["cross_validation"]), hide_index=True)
+calibration = (card.get("cross_validation") or {}).get("calibration") or {}
+if calibration.get("reliability"):
+    st.subheader("Calibration: is a 70% answer right 70% of the time?")
+    st.caption("Pooled out-of-fold answers (video only), sorted by confidence into 10 bins of equal count; "
+               "a calibrated model's points lie on the diagonal.")
+    st.plotly_chart(figures.reliability_diagram(calibration["reliability"]))
 table = metrics_table(card.get("metrics") or {})
 if len(table):
     st.dataframe(table, hide_index=True)

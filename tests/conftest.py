@@ -1,7 +1,7 @@
 """Shared fixtures: small generated cases, a randomly initialised model on disk, the real data.
 
 Tests that need something the machine may lack (the shared gait data beside the clone,
-Chromium, a Jupyter kernel) go through `unavailable`: outside CI they skip, under CI
+Chromium, a Jupyter kernel, MediaPipe) go through `unavailable`: outside CI they skip, under CI
 (`CI=true`) they fail, since CI has all of it and a skip there would hide a broken set-up.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gaitlab.model import gait_student
+from gaitlab.model import pose_student
 from gaitlab.training.dataset import DEFAULT_DATA_DIR
 from gaitlab.weights import save_weights
 
@@ -32,6 +32,15 @@ def unavailable():
 
 
 @pytest.fixture(scope="session")
+def mediapipe(unavailable) -> None:
+    """MediaPipe importable (requirements.txt installs it): skip outside CI, fail under CI."""
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError:
+        unavailable("mediapipe is not installed (pip install -r requirements.txt)")
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The gait-keypoints folder (metadata.csv, keypoints.npz, raw-csv-samples/) from ../shared."""
     missing = [n for n in ("metadata.csv", "keypoints.npz", "raw-csv-samples") if not (DEFAULT_DATA_DIR / n).exists()]
@@ -45,7 +54,7 @@ def random_weights(tmp_path_factory) -> Path:
     """A student with random weights saved like the shipped one (pipeline tests need no training)."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "random.safetensors"
-    save_weights(gait_student(), {"architecture": "gait_student", "view": "silhouette"}, path)
+    save_weights(pose_student(), {"architecture": "pose_student", "view": "pose_limbs"}, path)
     return path
 
 

@@ -27,7 +27,8 @@ from gaitlab.constants import CLASSES, CLIP_FRAMES, EMBED_DIM, MAX_NOTE_CHARS, N
 from gaitlab.errors import InputError
 from gaitlab.inference import keypoint_file_clips, note_embedding, score_case
 from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS, detected_frames, load_keypoint_csv
-from gaitlab.text import embed_note
+from gaitlab.ablation import note_words
+from gaitlab.text import clear_cache, embed_note, model_text, note_text, token_inputs
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 BOM = "\ufeff"
@@ -267,12 +268,16 @@ def test_junk_csvs_that_load_also_analyse(model, data):
     assert torch.isfinite(result.clip).all()
 
 
-# --- The note embedder ----------------------------------------------------------------------
-def check_embedding(vec: np.ndarray) -> None:
+# --- The note embedder (MiniLM) ------------------------------------------------------------
+def check_embedding(vec: np.ndarray, note: object) -> None:
+    """float32 [384], finite; zeros exactly for a blank note, else unit length."""
     assert isinstance(vec, np.ndarray) and vec.dtype == np.float32 and vec.shape == (EMBED_DIM,)
     assert np.isfinite(vec).all()
     norm = float(np.linalg.norm(vec))
-    assert norm == 0.0 or abs(norm - 1.0) < 1e-4
+    if note_text(note)[:MAX_NOTE_CHARS].strip():
+        assert abs(norm - 1.0) < 1e-4, norm
+    else:
+        assert norm == 0.0
 
 
 def long_note(piece: str) -> str:
@@ -286,13 +291,17 @@ def long_note(piece: str) -> str:
 @example(BOM + "knee pain")
 @example("\x00\x01\x02")
 @example("\ud800 lone surrogate \udfff")
+@example("\ud83d\ude00 a split surrogate pair")
 @example("ﷺ" * 6000)  # NFKC expands this ligature eighteen-fold
 @example("e\u0301" * 3000)
 @example(" " * 100_000)
+@example("\u200b\u200d\ufeff")  # zero-width characters only: no word pieces at all
+@example("[CLS] [SEP] [PAD] [MASK] [UNK]")
 def test_embed_any_text(text):
     vec = embed_note(text)
-    check_embedding(vec)
-    assert np.array_equal(vec, embed_note(text)), "embedding is not deterministic"
+    check_embedding(vec, text)
+    clear_cache()  # recompute rather than read back the cached vector
+    np.testing.assert_allclose(vec, embed_note(text), atol=1e-6, err_msg="embedding is not deterministic")
 
 
 @bounded(25)
@@ -300,12 +309,31 @@ def test_embed_any_text(text):
 def test_embed_very_long_notes(piece):
     note = long_note(piece)
     vec = embed_note(note)
-    check_embedding(vec)
+    check_embedding(vec, note)
     # Only the first MAX_NOTE_CHARS characters count, and the caller says so.
-    assert np.array_equal(vec, embed_note(note[:MAX_NOTE_CHARS]))
+    clear_cache()
+    np.testing.assert_allclose(vec, embed_note(note[:MAX_NOTE_CHARS]), atol=1e-6)
     tensor, warnings = note_embedding(note)
     assert tensor.shape == (1, EMBED_DIM) and torch.isfinite(tensor).all()
     assert len(warnings) == 1 and f"{MAX_NOTE_CHARS:,}" in warnings[0]
+
+
+@bounded(100)
+@given(ANY_TEXT | st.text(alphabet=ANY_CHAR, min_size=1, max_size=20).map(long_note))
+@example("Don't walk_fast, ü 膝 😀 knee-pain")
+@example("ﷺ" * 6000)
+def test_note_words_on_any_text(text):
+    """The words word attribution reports: substrings of the note as read, with a letter or a
+    digit, over valid word pieces, in order, never [CLS] or [SEP]."""
+    inputs = token_inputs(text)
+    length = inputs.input_ids.shape[1]
+    assert inputs.attention_mask.shape == (1, length) and length <= 256
+    assert inputs.text == model_text(text)
+    last = 0
+    for word, pieces in note_words(inputs):
+        assert any(ch.isalnum() for ch in word) and word in inputs.text
+        assert all(0 < i < length - 1 for i in pieces) and pieces == sorted(pieces) and pieces[0] >= last
+        last = pieces[-1] + 1
 
 
 WRONG_TYPES = st.one_of(
@@ -328,7 +356,7 @@ def test_embed_wrong_types(note):
         assert_plain(exc)
         assert "text" in str(exc)
         return
-    check_embedding(vec)
+    check_embedding(vec, note)
     # Accepted non-strings are missing values (→ an empty note) or bytes (decoded).
     assert note is None or isinstance(note, (bytes, float))
 

@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gaitlab"
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"constants", "errors", "files"}),
     ("pipeline", {"pipeline"}),
+    ("kinematics", {"kinematics"}),
     ("model", {"model", "text", "weights", "inference", "metrics"}),
     ("explain", {"explanations", "ablation", "figures", "cohort"}),
     ("build", {"training", "synth"}),

@@ -1,7 +1,8 @@
 """The cohort table: its columns, its rows, and its CSV file.
 
 A row is a dict keyed by `COLUMNS` (`path, cohort, label, predicted, confidence,
-prob_<Class>… in CLASSES order, warnings, error`): text in every column except
+prob_<Class>… in CLASSES order, teacher_predicted (the keypoint teacher's
+label), warnings, error`): text in every column except
 `NUMERIC_COLUMNS`, which hold floats rounded to 6 decimals, or "" when the case failed. A case
 gives either a result row (`result_row`) or an error row (`error_row`, `error` filled in).
 Every cell is one line, so each row is exactly one line of the CSV.
@@ -27,7 +28,7 @@ from gaitlab.errors import InputError, one_line
 COLUMNS: list[str] = (
     ["path", "cohort", "label", "predicted", "confidence"]
     + [f"prob_{c}" for c in CLASSES]
-    + ["warnings", "error"]
+    + ["teacher_predicted", "warnings", "error"]
 )
 NUMERIC_COLUMNS: list[str] = ["confidence"] + [f"prob_{c}" for c in CLASSES]
 
@@ -53,7 +54,9 @@ def result_row(item: CohortItem, result: Any) -> Row:
     """The row of an analysed case; `result` as `inference.analyze` returns it (`label`,
     `confidence`, `probabilities` by class, `warnings`)."""
     row = empty_row(item)
+    teacher = getattr(result, "teacher", None)
     row.update(predicted=result.label, confidence=round(result.confidence, 6),
+               teacher_predicted=teacher["label"] if teacher else "",
                warnings=one_line(" | ".join(result.warnings)))
     for c in CLASSES:
         row[f"prob_{c}"] = round(result.probabilities[c], 6)

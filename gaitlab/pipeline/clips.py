@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gaitlab.pipeline.keypoints import fill_gaps, source_aspect, step_signal
-from gaitlab.pipeline.render import RenderStyle, model_frame_matrices, render_silhouettes
+from gaitlab.pipeline.keypoints import clean_sequence, source_aspect, step_signal
+from gaitlab.pipeline.pose_frames import PoseStyle, pose_frame_matrices, render_pose_frames
 from gaitlab.constants import (
     CHANNELS,
     CLIP_FRAMES,
@@ -132,32 +132,33 @@ def from_model_input(clip: torch.Tensor) -> np.ndarray:
 
 def _finite(seq: np.ndarray) -> np.ndarray:
     seq = np.asarray(seq, dtype=np.float32)
-    return seq if np.isfinite(seq[..., :2]).all() else fill_gaps(seq)
+    return seq if np.isfinite(seq[..., :2]).all() else clean_sequence(seq)
 
 
-def keypoint_clips(seq: np.ndarray, style: RenderStyle | None = None, rng: np.random.Generator | None = None,
+def keypoint_clips(seq: np.ndarray, style: PoseStyle | None = None, rng: np.random.Generator | None = None,
                    aspect: float | None = None) -> list[tuple[ClipSpan, np.ndarray]]:
-    """The evaluation / inference clips of a keypoint sequence: [(span, uint8 [8, 224, 224])].
+    """The evaluation / inference clips of a keypoint sequence: [(span, uint8 [8, 224, 224, 3])].
 
-    `seq` float32 [T, 33, 4]; gaps are filled first when it has any, and span indices then
-    refer to the gap-filled sequence. Clips span one estimated gait cycle and tile the walk
-    (`plan_clips`, at most 12). `style` defaults to the plain `RenderStyle()`; all clips of
-    one call share one style, as one video shows one person. `aspect` (source width/height)
-    defaults to `source_aspect(seq)`.
+    `seq` float32 [T, 33, 4], cleaned (`keypoints.clean_sequence`); one with gaps is cleaned
+    here first, and span indices then refer to the cleaned sequence. Clips span one estimated
+    gait cycle and tile the walk (`plan_clips`, at most 12) and are drawn as pose frames
+    (`pose_frames.render_pose_frames`, one crop per clip). `style` defaults to the plain
+    `PoseStyle()`. `aspect` (source width/height) defaults to `source_aspect(seq)`.
     """
     seq = _finite(seq)
     cycle = estimate_cycle_frames(step_signal(seq))
     spans = plan_clips(len(seq), cycle)
     aspect = source_aspect(seq) if aspect is None else aspect
-    # One render call for all clips keeps the framing (one scale per sequence) consistent.
+    # One render call for all clips keeps one body-height scale and direction for the walk.
     indices = [min(i, len(seq) - 1) for s in spans for i in s.indices]
-    frames = render_silhouettes(seq, indices=indices, style=style or RenderStyle(), rng=rng, aspect=aspect)
+    frames = render_pose_frames(seq, indices=indices, style=style, rng=rng, aspect=aspect)
     return [(s, frames[k * CLIP_FRAMES : (k + 1) * CLIP_FRAMES]) for k, s in enumerate(spans)]
 
 
 def keypoint_clip_matrices(seq: np.ndarray, rows, aspect: float | None = None) -> np.ndarray | None:
     """float64 [len(rows), 2, 3]: where `keypoint_clips` placed each of these frames — the affine
-    map from normalised image coordinates to model-frame pixels (`render.model_frame_matrices`),
-    with the same gap filling and aspect. None when no frame shows a person."""
+    map from normalised image coordinates to model-frame pixels (`pose_frames.pose_frame_matrices`;
+    `rows` are whole clips, 8 after 8), with the same cleaning and aspect. None when no frame
+    shows a person."""
     seq = _finite(seq)
-    return model_frame_matrices(seq, rows, source_aspect(seq) if aspect is None else aspect)
+    return pose_frame_matrices(seq, rows, source_aspect(seq) if aspect is None else aspect)

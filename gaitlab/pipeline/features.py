@@ -1,7 +1,7 @@
 """Hand-crafted gait features of a keypoint sequence, and the body frame they are measured in.
 
 Input: MediaPipe Pose keypoints float [T, 33, 4] (x, y, z, visibility; x, y in fractions of
-the source frame; all-NaN frames where no one was detected). `body_frame` gap-fills a sequence
+the source frame; all-NaN frames where no one was detected). `body_frame` cleans a sequence
 and expresses it in a person-centred frame (`BodyFrame`, points [T, 33, 2]); `gait_features`
 returns the named `FEATURES` of one sequence ({name: float}, NaN where undefined) and
 `feature_matrix` stacks them for N sequences (float [N, len(FEATURES)]). `mirror` flips a
@@ -62,10 +62,10 @@ def cycle_frames(seq: np.ndarray) -> float:
 
 
 def body_frame(seq: np.ndarray) -> BodyFrame:
-    """Gap-fill `seq` [T, 33, 4] and express it in its `BodyFrame` (see there)."""
+    """Clean `seq` [T, 33, 4] (when it has gaps) and express it in its `BodyFrame` (see there)."""
     seq = np.asarray(seq, dtype=np.float32)
     if not np.isfinite(seq[..., :2]).all():
-        seq = keypoints.fill_gaps(seq)
+        seq = keypoints.clean_sequence(seq)
     cycle = cycle_frames(seq)
     p = seq[..., :2].astype(np.float64) * [keypoints.estimate_aspect(seq), -1.0]  # isotropic, y up
     mid = lambda pair: p[:, list(pair)].mean(axis=1)  # noqa: E731

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gaitlab.constants import CLIP_FRAMES, MAX_KEYPOINT_FRAMES, NUM_LANDMARKS
-from gaitlab.pipeline.landmarks import ANKLE, HIP, LEG_SEGMENTS, SHOULDER
+from gaitlab.pipeline.landmarks import ANKLE, ELBOW, FOOT_INDEX, HEEL, HIP, KNEE, LEG_SEGMENTS, MIRROR_ORDER, SHOULDER, WRIST
 from gaitlab.errors import InputError, one_line
 
 CHANNELS = ("x", "y", "z", "v")
@@ -265,6 +265,21 @@ def detected_frames(seq: np.ndarray) -> np.ndarray:
     return np.isfinite(np.asarray(seq)[..., :2]).all(axis=(1, 2))
 
 
+def kept_span(seq: np.ndarray, max_gap: int = 10) -> tuple[int, int]:
+    """(first, last) row of `seq` [T, 33, 4] that `fill_gaps` keeps: the longest stretch of
+    detected frames whose gaps are at most `max_gap` frames. Row r of the cleaned sequence is
+    row first + r of `seq`."""
+    idx = np.flatnonzero(detected_frames(seq))
+    if len(idx) == 0:
+        raise InputError("No frame of the sequence has a detected person.")
+    # Split the detected frames wherever the gap to the next one is too long.
+    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]])
+    best = int(np.argmax(ends - starts))
+    return int(starts[best]), int(ends[best])
+
+
 def fill_gaps(seq: np.ndarray, max_gap: int = 10) -> np.ndarray:
     """Interpolate short detection gaps and trim the rest: [T, 33, 4] → [T', 33, 4], no NaN.
 
@@ -275,16 +290,7 @@ def fill_gaps(seq: np.ndarray, max_gap: int = 10) -> np.ndarray:
     """
     seq = np.asarray(seq, dtype=np.float32)
     ok = detected_frames(seq)
-    idx = np.flatnonzero(ok)
-    if len(idx) == 0:
-        raise InputError("No frame of the sequence has a detected person.")
-
-    # Split the detected frames wherever the gap to the next one is too long.
-    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
-    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
-    ends = np.concatenate([idx[breaks], [idx[-1]]])
-    best = int(np.argmax(ends - starts))
-    start, end = int(starts[best]), int(ends[best])
+    start, end = kept_span(seq, max_gap)
 
     part = seq[start : end + 1].copy()
     frames = np.arange(len(part))
@@ -304,6 +310,76 @@ def fill_gaps(seq: np.ndarray, max_gap: int = 10) -> np.ndarray:
             f"dropping detection gaps; at least {CLIP_FRAMES} are needed."
         )
     return part
+
+
+# Landmarks whose motion decides whether a limb pair's labels swapped between frames (the
+# distal joints: hips and shoulders sit too close together in a side view to tell).
+_SWAP_GROUPS = {"legs": (KNEE, ANKLE, HEEL, FOOT_INDEX), "arms": (ELBOW, WRIST)}
+# Landmarks whose labels follow each group's decision (whole limbs, hands and feet included).
+_SWAP_MEMBERS = {"legs": tuple(range(HIP[0], 33)), "arms": tuple(range(SHOULDER[0], HIP[0]))}
+# The price of reading a frame as swapped, as a share of the walk's median frame-to-frame limb
+# motion: a frame is relabelled only when that clearly makes the motion smoother.
+SWAP_PRICE = 0.5
+
+
+def _swap_states(pos: np.ndarray, left: list[int], right: list[int]) -> np.ndarray:
+    """bool [T]: which frames to relabel, by Viterbi over {as given, swapped} per frame.
+
+    Cost of a labelling = the limbs' total frame-to-frame travel (distal joints `left`/`right`
+    of `pos` [T, 33, 2]) + `SWAP_PRICE` × the median travel for every relabelled frame. Frames
+    where the legs cross cost the same either way, so the whole walk decides them."""
+    views = [pos[:, left + right], pos[:, right + left]]  # state 0: as given, 1: swapped
+
+    def travel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(a - b, axis=-1).sum(axis=-1)
+
+    step = np.stack([[travel(views[p][:-1], views[q][1:]) for q in (0, 1)] for p in (0, 1)])  # [2, 2, T-1]
+    price = SWAP_PRICE * float(np.median(step[0, 0])) if step.shape[-1] else 0.0
+    cost = np.array([0.0, price])
+    back = np.zeros((len(pos), 2), dtype=int)
+    for t in range(1, len(pos)):
+        options = cost[:, None] + step[:, :, t - 1]  # [from, to]
+        back[t] = options.argmin(axis=0)
+        cost = options.min(axis=0) + [0.0, price]
+    states = np.zeros(len(pos), dtype=bool)
+    states[-1] = bool(cost.argmin())
+    for t in range(len(pos) - 1, 0, -1):
+        states[t - 1] = bool(back[t, int(states[t])])
+    return states
+
+
+def fix_side_swaps(seq: np.ndarray) -> np.ndarray:
+    """Undo frames where the pose estimator swapped left and right limbs: float [T, 33, 4].
+
+    MediaPipe, seeing a walker side-on, now and then labels the near leg as the far one for a
+    few frames. For the legs and for the arms separately, the labelling of every frame (as
+    given, or swapped) is chosen so that the limbs move least over the whole walk, with a price
+    on every relabelled frame (`_swap_states`). `seq` must have no NaN (gap-filled).
+    """
+    out = np.array(seq, dtype=np.float32, copy=True)
+    pos = out[:, :, :2].astype(np.float64)
+    for group, pairs in _SWAP_GROUPS.items():
+        states = _swap_states(pos, [p[0] for p in pairs], [p[1] for p in pairs])
+        members = np.array(_SWAP_MEMBERS[group])
+        rows = np.flatnonzero(states)
+        out[np.ix_(rows, members)] = out[np.ix_(rows, MIRROR_ORDER[members])]
+    return out
+
+
+def smooth(seq: np.ndarray) -> np.ndarray:
+    """x and y through a centred [1, 2, 1] / 4 filter over time (ends kept): float [T, 33, 4]."""
+    out = np.array(seq, dtype=np.float32, copy=True)
+    if len(out) >= 3:
+        xy = seq[..., :2].astype(np.float64)
+        out[1:-1, :, :2] = (xy[:-2] + 2 * xy[1:-1] + xy[2:]) / 4
+    return out
+
+
+def clean_sequence(seq: np.ndarray, max_gap: int = 10) -> np.ndarray:
+    """The one cleaning every landmark sequence gets — a user's video after pose, a keypoint
+    file, and every training walk: `fill_gaps` (short gaps filled, the rest trimmed),
+    `fix_side_swaps`, then `smooth`. [T, 33, 4] with NaN rows → [T', 33, 4] with none."""
+    return smooth(fix_side_swaps(fill_gaps(seq, max_gap=max_gap)))
 
 
 # --- Signals -------------------------------------------------------------------------------

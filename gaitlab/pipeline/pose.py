@@ -40,7 +40,7 @@ from gaitlab.constants import CLIP_SECONDS, NUM_LANDMARKS
 from gaitlab.files import sha256_file
 from gaitlab.errors import WeightsError
 from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS
-from gaitlab.pipeline.landmarks import HIP
+from gaitlab.pipeline.landmarks import HIP, KNEE, SHOULDER
 from gaitlab.pipeline.video import WARN_DAMAGED, VideoInfo, read_frames
 from gaitlab.pipeline.walker_follow import Follower, FrameResult
 
@@ -64,11 +64,21 @@ DEFAULT_MAX_RATE = 30.0
 # on a 1920×1080 walker video it cut the time from 36 to 28 ms per frame (decoding
 # included), with every frame detected both ways and the same landmark error (0.0055-0.0058).
 POSE_MAX_SIDE = 960
+# Down to this scale the shrink is bilinear; below it, area averaging (bilinear would alias).
+# OpenCV's area resize is slow at non-integer factors: 1280×720 → 960×540 took 14.5 ms
+# against 3.2 ms bilinear on these cores, a third of a Pose call.
+AREA_BELOW_SCALE = 0.5
 # --- Warnings -------------------------------------------------------------------------------
 MIN_DETECTED_SHARE = 0.5  # below: the walker was missing most of the time
 MIN_BODY_SHARE = 0.15  # body height / frame height below this: too few pixels per limb
 MIN_VISIBILITY = 0.5  # median leg visibility below this: MediaPipe mostly guessed the legs
 MAX_OUTSIDE_SHARE = 0.10  # frames with landmarks outside the picture above this: body cut off
+# Legs too short for the body: MediaPipe can fit a whole skeleton into what it sees of someone
+# cut off at the knees instead of placing the feet outside the picture. The thigh's vertical
+# extent (hip to knee) is 0.58-0.78 of the trunk's (shoulder to hip) in the 216 real walks of
+# the training data (median 0.69; 0.70-0.78 on the synthetic walker's videos); with the knees
+# at the bottom edge of the picture it came out at 0.46-0.50.
+MIN_THIGH_TRUNK = 0.55
 # Someone else moving in at least this share of people searches (and twice): several people.
 SEVERAL_SHARE = 0.2
 # The hips travel less than this many body heights sideways: no forward progression
@@ -93,6 +103,9 @@ WARN_LOW_VISIBILITY = ("The legs are hard to make out in most frames (poor light
                        "clothing or something in the way), so their positions are partly guessed.")
 WARN_LEAVES_FRAME = ("The walker is partly outside the picture in {share:.0%} of the frames "
                      "(feet, head or a side cut off); keep the whole body in view.")
+WARN_LEGS_CUT = ("The legs look too short for the body, so they are probably cut off at the "
+                 "bottom of the picture (or hidden) and their positions guessed; keep the whole "
+                 "body, feet included, in view.")
 WARN_CAMERA_MOTION = ("The camera moves (panning or shaking), which looks like body movement; "
                       "film with a fixed camera.")
 WARN_DEPTH_WALK = ("The person walks towards or away from the camera; gait is measured best "
@@ -146,7 +159,7 @@ def check_pose_models() -> Path:
     return folder
 
 
-def _pose_factory() -> Callable[[], object]:
+def pose_factory() -> Callable[[], object]:
     """A maker of MediaPipe Pose objects (tracking mode, model_complexity=1)."""
     check_pose_models()
     try:
@@ -167,7 +180,7 @@ _SILENCE = {"depth": 0, "saved": -1}
 
 
 @contextlib.contextmanager
-def _native_logs_silenced():
+def native_logs_silenced():
     with _SILENCE_LOCK:
         if _SILENCE["depth"] == 0:
             sys.stderr.flush()
@@ -184,6 +197,29 @@ def _native_logs_silenced():
             if _SILENCE["depth"] == 0:
                 os.dup2(_SILENCE["saved"], 2)
                 os.close(_SILENCE["saved"])
+
+
+# --- Rate and size -----------------------------------------------------------------------------
+
+
+def pose_stride(fps: float, max_rate: float | None = None) -> int:
+    """Every how many source frames Pose runs: 1 up to `max_rate` frames per second (default
+    `DEFAULT_MAX_RATE`), then the smallest step that brings the rate under it (60 fps → 2)."""
+    cap = DEFAULT_MAX_RATE if max_rate is None else float(max_rate)
+    if not cap > 0:
+        raise ValueError(f"max_rate must be positive, not {max_rate!r}")
+    return max(1, math.ceil(fps / cap - 1e-9))
+
+
+def pose_input(frame: np.ndarray) -> np.ndarray:
+    """A decoded frame [H, W, 3] as Pose gets it: shrunk to `POSE_MAX_SIDE` on its long side
+    when larger (Pose's own networks see 224-256 px), otherwise the same array."""
+    h, w = frame.shape[:2]
+    if max(h, w) <= POSE_MAX_SIDE:
+        return frame
+    s = POSE_MAX_SIDE / max(h, w)
+    how = cv2.INTER_AREA if s < AREA_BELOW_SCALE else cv2.INTER_LINEAR
+    return cv2.resize(frame, (round(w * s), round(h * s)), interpolation=how)
 
 
 # --- The track ------------------------------------------------------------------------------
@@ -223,26 +259,19 @@ def track_walker(info: VideoInfo, progress: Callable[[float, str], None] | None 
     `WeightsError` when MediaPipe or its models are not as expected; a video without a person
     gives all-NaN landmarks and a warning, never an error.
     """
-    rate_cap = DEFAULT_MAX_RATE if max_rate is None else float(max_rate)
-    if not rate_cap > 0:
-        raise ValueError(f"max_rate must be positive, not {max_rate!r}")
-    stride = max(1, math.ceil(info.fps / rate_cap - 1e-9))
+    stride = pose_stride(info.fps, max_rate)
     wanted = list(range(0, info.n_frames, stride))
     every = max(1, len(wanted) // 100)
 
     def analyse(frame: np.ndarray) -> FrameResult:
-        h, w = frame.shape[:2]
-        if max(h, w) > POSE_MAX_SIDE:  # Pose's input is small anyway: shrink first
-            s = POSE_MAX_SIDE / max(h, w)
-            frame = cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-        out = follower.step(frame)
+        out = follower.step(pose_input(frame))
         if progress is not None and follower.calls % every == 0:
             progress(min(follower.calls / len(wanted), 1.0),
                      f"Finding the walker: frame {follower.calls} of {len(wanted)}")
         return out
 
-    with _native_logs_silenced():  # from loading MediaPipe until its graphs are closed: threads log late
-        follower = Follower(_pose_factory(), info.fps / stride)
+    with native_logs_silenced():  # from loading MediaPipe until its graphs are closed: threads log late
+        follower = Follower(pose_factory(), info.fps / stride)
         try:
             frames = read_frames(info, wanted, analyse)
         finally:
@@ -291,6 +320,11 @@ def _warnings_for(track: PoseTrack, searches: list[int], still: list[float], n_r
         out.append(WARN_TOO_SMALL.format(share=median_body / track.height))
     if float(np.median(lm[:, HIP[0]:, 3].mean(axis=1))) < MIN_VISIBILITY:
         out.append(WARN_LOW_VISIBILITY)
+    trunk = lm[:, list(HIP), 1].mean(axis=1) - lm[:, list(SHOULDER), 1].mean(axis=1)
+    thigh = lm[:, list(KNEE), 1].mean(axis=1) - lm[:, list(HIP), 1].mean(axis=1)
+    upright = trunk > 0  # shares of the trunk mean nothing for someone lying or upside down
+    if upright.sum() >= 3 and float(np.median(thigh[upright] / trunk[upright])) < MIN_THIGH_TRUNK:
+        out.append(WARN_LEGS_CUT)
     outside = ((lm[..., :2] < 0) | (lm[..., :2] > 1)).any(axis=(1, 2)).mean()
     if outside > MAX_OUTSIDE_SHARE:
         out.append(WARN_LEAVES_FRAME.format(share=outside))
@@ -358,4 +392,5 @@ def read_pose_times(path: str | os.PathLike) -> np.ndarray | None:
 
 
 __all__ = ["MEDIAPIPE_VERSION", "POSE_MODEL_FILES", "PoseTrack", "check_pose_models",
-           "keypoints_csv_text", "read_pose_times", "track_walker", "write_pose_csv"]
+           "keypoints_csv_text", "native_logs_silenced", "pose_factory", "pose_input", "pose_stride",
+           "read_pose_times", "track_walker", "write_pose_csv"]

@@ -16,7 +16,8 @@ the stream really held.
 Rotation. Phones store portrait video as landscape pixels plus a rotation in the metadata.
 OpenCV can rotate on its own (`CAP_PROP_ORIENTATION_AUTO`); we turn that off and rotate
 ourselves, so a frame is rotated exactly once whatever the OpenCV build's default. If a
-backend refuses to turn it off, we leave the rotation to OpenCV.
+backend refuses to turn it off, we leave the rotation to OpenCV. A portrait video (taller than
+wide as displayed) and a turned one get a warning (`WARN_PORTRAIT`, `WARN_ROTATED`).
 """
 from __future__ import annotations
 
@@ -53,6 +54,12 @@ MAX_CONSECUTIVE_GRAB_FAILURES = 8
 
 WARN_DAMAGED = ("Part of the video could not be decoded (the file may be damaged); the frames "
                 "around it are left out or may be distorted.")
+
+WARN_PORTRAIT = ("The video is in portrait format (taller than wide{turned}), so someone walking "
+                 "across the view is seen for only a few steps; film side-on in landscape for a "
+                 "longer walk.")
+WARN_ROTATED = ("The video is stored turned by {degrees}°; it was turned back before analysis, as "
+                "its metadata asks and video players do.")
 
 T = TypeVar("T")
 
@@ -306,6 +313,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             f"{CLIP_FRAMES} frames, so the motion is sampled coarsely and the answer is less "
             "reliable."
         )
+    if height > width:  # displayed sizes: after the rotation the metadata asks for
+        turned = f"; stored turned by {reader.rotation}° and analysed upright" if reader.rotation else ""
+        warnings.append(WARN_PORTRAIT.format(turned=turned))
+    elif reader.rotation:
+        warnings.append(WARN_ROTATED.format(degrees=reader.rotation))
     duration = n_frames / fps
     if duration > LONG_VIDEO_SECONDS:
         warnings.append(

@@ -19,8 +19,8 @@ from gaitlab.training.notes import DEFAULT_DROP_RATE
 class TrainConfig:
     """Everything that defines a training run (recorded in the model card)."""
 
-    epochs: int = 10
-    clips_per_video: int = 4  # fresh random clips drawn per training video per epoch
+    epochs: int = 20
+    clips_per_video: int = 3  # fresh random clips drawn per training video per epoch
     batch_size: int = 16
     lr: float = 2e-3
     weight_decay: float = 0.05
@@ -31,11 +31,11 @@ class TrainConfig:
     n_folds: int = N_FOLDS
     note_drop_rate: float = DEFAULT_DROP_RATE
     class_balance: float = 1.0  # 1: classes drawn equally often; 0: natural frequencies
-    architecture: str = "gait_student"
+    architecture: str = "pose_student"
     architecture_kwargs: dict[str, Any] = field(default_factory=dict)
     num_workers: int = 0  # DataLoader rendering processes (0: render in the training process)
     threads: int = 2
-    eval_every: int = 1  # epochs between hold-out checks (the last epoch is always checked)
+    eval_every: int = 4  # epochs between hold-out checks (the last epoch is always checked)
     # Knowledge distillation (used only when a teacher is given to train_student).
     distill_weight: float = 0.5
     temperature: float = 2.0
@@ -49,3 +49,4 @@ class TrainResult:
     history: list[dict[str, float]]  # per epoch: loss, lr, hold-out figures, seconds
     metrics: dict[str, Any]  # evaluate_student of the final model
     wall_time_s: float
+    teacher: Any = None  # the distillation teacher (a training.teacher.Teacher), when there was one

@@ -1,8 +1,8 @@
 """The gait-keypoints data set for training: loading, subject-grouped folds and clip sampling.
 
-A *clip* is what the model sees: 8 rendered silhouettes, uint8 [8, 224, 224], evenly spaced
-over about one gait cycle. Training draws clips at random (random start, span jitter, heavy
-render augmentation, a synthetic note); evaluation and inference use `keypoint_clips`, the
+A *clip* is what the model sees: 8 pose frames, uint8 [8, 224, 224, 3], evenly spaced over
+about one gait cycle. Training draws clips at random (random start, span jitter, pose-frame
+augmentation, a synthetic note); evaluation and inference use `keypoint_clips`, the
 same deterministic clips `analyze` makes for a keypoint file.
 """
 from __future__ import annotations
@@ -21,9 +21,8 @@ from gaitlab.pipeline import keypoints
 from gaitlab.pipeline.clips import ClipSpan, clip_indices, estimate_cycle_frames, keypoint_clips, to_model_input
 from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
-from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note
-from gaitlab.pipeline.render import RenderStyle, render_silhouettes
-from gaitlab.text import embed_note
+from gaitlab.training.notes import DEFAULT_DROP_RATE, note_bank, shared_embeddings
+from gaitlab.pipeline.pose_frames import PoseStyle, render_pose_frames
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "gait-keypoints"
 DATASET_NAME = "gait-keypoints"
@@ -42,7 +41,7 @@ class GaitData:
     `meta`: one row per usable video (index 0..N-1, the row number every `idx` array refers
     to), the columns of metadata.csv plus `y` (class id), `n_usable` (frames after gap
     filling), `cycle_frames` (estimated gait-cycle length) and `aspect` (source width/height).
-    `sequences`: video_id → gap-filled float32 [T, 33, 4]. `dropped`: video_id, label, reason
+    `sequences`: video_id → cleaned float32 [T, 33, 4] (`keypoints.clean_sequence`). `dropped`: video_id, label, reason
     for each video left out.
     """
 
@@ -59,7 +58,7 @@ class GaitData:
         return self.meta["y"].to_numpy()
 
     def sequence(self, row: int) -> np.ndarray:
-        """Gap-filled keypoints of row `row`: float32 [T, 33, 4]."""
+        """Cleaned keypoints of row `row`: float32 [T, 33, 4]."""
         return self.sequences[self.meta.at[row, "video_id"]]
 
     def plain_clips(self, row: int) -> list[tuple[ClipSpan, np.ndarray]]:
@@ -70,7 +69,7 @@ class GaitData:
 
     @classmethod
     def from_sequences(cls, meta: pd.DataFrame, raw: Mapping[str, np.ndarray], root: Path | None = None) -> GaitData:
-        """Gap-fill every raw sequence [T, 33, 4] (NaN = no detection) named by `meta.video_id`.
+        """Clean every raw sequence [T, 33, 4] (NaN = no detection) named by `meta.video_id`.
 
         Videos with no keypoints, an unknown label or fewer than 8 usable frames are dropped
         and listed in `dropped` with the reason.
@@ -83,7 +82,7 @@ class GaitData:
                     raise InputError(f"unknown label {label!r}")
                 if vid not in raw:
                     raise InputError("no keypoints in the archive")
-                seq = keypoints.fill_gaps(raw[vid])
+                seq = keypoints.clean_sequence(raw[vid])
             except InputError as exc:
                 dropped.append({"video_id": vid, "label": label, "reason": str(exc)})
                 continue
@@ -98,7 +97,7 @@ class GaitData:
 def load_gait_data(root: str | Path = DEFAULT_DATA_DIR) -> GaitData:
     """Read metadata.csv and keypoints.npz from `root` (see the data set's README).
 
-    Every sequence is gap-filled once here (about a second for the 216 videos, ~30 MB): the
+    Every sequence is cleaned once here (a few seconds for the 216 videos, ~30 MB): the
     drop decision needs each sequence's usable length anyway, and later epochs reuse them.
     """
     root = Path(root)
@@ -143,11 +142,11 @@ def training_clip_indices(n_frames: int, cycle: float, rng: np.random.Generator)
 
 
 def sample_training_clip(data: GaitData, row: int, rng: np.random.Generator) -> tuple[tuple[int, ...], np.ndarray]:
-    """One augmented training clip of row `row`: (indices, uint8 [8, 224, 224])."""
+    """One augmented training clip of row `row`: (indices, uint8 [8, 224, 224, 3])."""
     seq = data.sequence(row)
     idx = training_clip_indices(len(seq), float(data.meta.at[row, "cycle_frames"]), rng)
     aspect = float(data.meta.at[row, "aspect"]) * np.exp(rng.uniform(*np.log(ASPECT_JITTER)))
-    frames = render_silhouettes(seq, indices=list(idx), style=RenderStyle.random(rng), rng=rng, aspect=aspect)
+    frames = render_pose_frames(seq, indices=list(idx), style=PoseStyle.random(rng), rng=rng, aspect=aspect)
     return idx, frames
 
 
@@ -167,7 +166,7 @@ class TrainingClips(IterableDataset):
     """An epoch of class-balanced, freshly augmented training samples.
 
     Yields dicts: `clip` float32 [3, 8, 224, 224] (model input), `embedding` float32 [384]
-    (a synthetic note, zeros when dropped), `label` int64, `row` int64 (into `data.meta`) and
+    (a synthetic note of the row's class from `notes.note_bank`, zeros when dropped), `label` int64, `row` int64 (into `data.meta`) and
     `indices` int64 [8] (source frames; what a distillation teacher needs to look at the same
     moment). Call `set_epoch` before each epoch so the draws differ between epochs while
     staying reproducible. Works with DataLoader workers (each draws its own share).
@@ -179,6 +178,9 @@ class TrainingClips(IterableDataset):
         self.n_samples = int(clips_per_video * len(self.rows))
         self.p = class_balanced_weights(data.labels[self.rows], class_balance)
         self.note_drop_rate, self.seed, self.epoch = note_drop_rate, seed, 0
+        bank = note_bank(seed=seed)
+        embed = shared_embeddings()
+        self.note_vectors = [torch.from_numpy(embed(notes)) for notes in bank]  # per class [n, 384]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -194,6 +196,8 @@ class TrainingClips(IterableDataset):
             row = int(rng.choice(self.rows, p=self.p))
             idx, frames = sample_training_clip(self.data, row, rng)
             label = int(self.data.meta.at[row, "y"])
-            note = make_note(CLASSES[label], rng, drop_rate=self.note_drop_rate)
-            yield {"clip": to_model_input(frames)[0], "embedding": torch.from_numpy(embed_note(note)),
+            vectors = self.note_vectors[label]
+            embedding = (torch.zeros(vectors.shape[1]) if rng.random() < self.note_drop_rate
+                         else vectors[int(rng.integers(len(vectors)))])
+            yield {"clip": to_model_input(frames)[0], "embedding": embedding,
                    "label": torch.tensor(label), "row": torch.tensor(row), "indices": torch.tensor(idx)}

@@ -25,6 +25,7 @@ from torch import nn
 
 from gaitlab.errors import InputError
 from gaitlab.inference import keypoint_sequence_clips, score_case
+from gaitlab.pipeline.clips import to_model_input
 from gaitlab.training.dataset import DEFAULT_DATA_DIR, N_FOLDS, GaitData, load_gait_data, subject_folds
 from gaitlab.weights import card_path, default_weights, load_model
 
@@ -114,3 +115,44 @@ def evaluate_shipped(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[str, Any]:
     data = load_gait_data(data_dir)
     rows, scope = rows_to_score(model.card, data)
     return {"data": str(data_dir), "scope": scope, **evaluate_student(model, data, rows)}
+
+
+def description_shift(recipe: str = "student_distilled", data_dir=DEFAULT_DATA_DIR, config=None) -> dict[str, Any]:
+    """Do notes move the answer the way a reader expects? On every fold's held-out walks, with
+    the protocol's fold models: the mean probability of each class c video-only, and with c's
+    clinical description (`constants.DESCRIPTIONS[c]`) given as the note. A class counts as
+    `raised` when its description raises its mean probability. JSON-ready."""
+    import torch
+
+    from gaitlab.constants import CLASSES, DESCRIPTIONS
+    from gaitlab.training.config import TrainConfig
+    from gaitlab.training.notes import shared_embeddings
+    from gaitlab.training.protocol import DEFAULT_CACHE, fold_record_path, fold_weights_path
+    from gaitlab.training.train import clip_log_probabilities
+
+    config = config or TrainConfig()
+    data = load_gait_data(data_dir)
+    vectors = shared_embeddings()([DESCRIPTIONS[c] for c in CLASSES])
+    base, given = np.zeros((len(data.meta), len(CLASSES))), np.zeros((len(data.meta), len(CLASSES)))
+    for fold, (_, val_idx) in enumerate(subject_folds(data.meta, N_FOLDS, config.seed)):
+        path = fold_weights_path(fold_record_path(DEFAULT_CACHE, recipe, fold, config))
+        if not path.is_file():
+            raise InputError(f"no fold-{fold} model of recipe {recipe!r} at {path}: run `python -m gaitlab evaluate "
+                             "--protocol` with the same settings first.")
+        model = load_model(path)
+        base[val_idx] = np.stack([np.exp(lp).mean(0) for lp in
+                                  clip_log_probabilities(model, data, val_idx, conditions=("video_only",))["video_only"]])
+        with torch.no_grad():
+            for row in val_idx:
+                feats = model.features(torch.cat([to_model_input(f) for _, f in data.plain_clips(int(row))]))
+                emb = torch.from_numpy(vectors).repeat_interleave(len(feats), 0)  # [9 * n_clips, 384]
+                logits = model.classify(feats.repeat(len(CLASSES), 1), emb).view(len(CLASSES), len(feats), -1)
+                probs = torch.softmax(logits, dim=-1).mean(1).numpy()  # [note class, 9]
+                given[row] = probs[np.arange(len(CLASSES)), np.arange(len(CLASSES))]
+    per_class = {c: {"video_only": float(base[:, k].mean()), "with_description": float(given[:, k].mean())}
+                 for k, c in enumerate(CLASSES)}
+    raised = [c for c, v in per_class.items() if v["with_description"] > v["video_only"]]
+    return {"recipe": recipe, "walks": int(len(data.meta)), "per_class": per_class, "raised": raised,
+            "raised_count": len(raised),
+            "method": "out-of-fold walks, protocol fold models, temperature 1; mean over all walks of p(c) "
+                      "without a note and with DESCRIPTIONS[c] as the note"}

@@ -20,6 +20,7 @@ from gaitlab import text
 from gaitlab.constants import (CLASSES, CLIP_FRAMES, DISPLAY_NAMES, EMBED_DIM, FRAME_SIZE, IMAGENET_MEAN,
                                IMAGENET_STD, NOTICE)
 from gaitlab.model import count_flops, count_parameters
+from gaitlab.pipeline.pose_frames import BODY_FRACTION, LINE_WIDTH, VIEW
 from gaitlab.training.config import TrainConfig, TrainResult
 from gaitlab.training.dataset import ASPECT_JITTER, DATASET_NAME, N_FOLDS, SPAN_JITTER, GaitData
 from gaitlab.weights import DEFAULT_WEIGHTS, read_card
@@ -34,9 +35,9 @@ INTENDED_USE = (
 )
 NOT_FOR = (
     "Diagnosis, screening decisions, triage or monitoring of any person. The model has seen 216 "
-    "walks of 92 people, mostly filmed from the side on one walkway, as rendered keypoint "
-    "silhouettes, never real video silhouettes; its answers on other cameras, people and "
-    "settings are unknown. Severity levels are particularly unreliable."
+    "walks of 92 people, mostly filmed from the side on one walkway, as pose frames drawn from "
+    "MediaPipe landmarks; its answers on other cameras, people and settings are unknown. "
+    "Severity levels are particularly unreliable."
 )
 
 # Facts about the training data that limit any model trained on it.
@@ -49,11 +50,12 @@ DATA_LIMITS = (
     "disabled walker is outside what it has seen.",
     "Sequence length and frame spacing differ by group (median frames: normal 141, KOA 453, PD 554, "
     "disabled 84). Clips span one estimated gait cycle, so neither length nor frame rate is "
-    "visible to the model; walking speed (translation) is removed by the framing too.",
+    "visible to the model; progression within a cycle (stride) is kept by one crop per clip.",
     "Severity levels within KOA and PD are separated by few subjects per class (1–12) and are the "
     "least reliable answers.",
-    "Training silhouettes are rendered from keypoints; the model has never seen a silhouette "
-    "extracted from real video by background subtraction.",
+    "Pose frames show only what MediaPipe Pose found: a mislabelled side (left/right swap the "
+    "cleaning missed) or a missed limb changes the input; clothing, walking aids and the scene "
+    "are invisible to the student.",
 )
 
 
@@ -68,8 +70,8 @@ def _split_counts(data: GaitData, idx: np.ndarray) -> dict[str, Any]:
 
 
 def _status(fold: int, distilled: bool) -> str:
-    kind = ("distilled student: trained on rendered keypoint silhouettes with soft targets from the keypoint teacher"
-            if distilled else "student trained on rendered keypoint silhouettes and the labels alone")
+    kind = ("distilled student: trained on pose frames drawn from keypoints with soft targets from the keypoint teacher"
+            if distilled else "student trained on pose frames drawn from keypoints and the labels alone")
     if fold < 0:
         return (f"{kind}, on all usable walks, after the {N_FOLDS}-fold subject-grouped protocol chose the recipe; its "
                 "figures are that protocol's out-of-fold figures for the same recipe. Not a clinical tool.")
@@ -91,14 +93,19 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
     return {
         "architecture": config.architecture,
         "architecture_kwargs": config.architecture_kwargs,
-        "view": "silhouette",
+        "view": VIEW,
+        "view_parameters": {"body_fraction": BODY_FRACTION, "line_width": LINE_WIDTH, "channels":
+                            ["left arm and leg", "right arm and leg", "trunk and head"],
+                            "framing": "one crop per clip at one body-height scale, centred on the clip's mean mid-hip",
+                            "direction": "right-to-left walks mirrored, side channels swapped",
+                            "cleaning": "keypoints.clean_sequence: short gaps filled, side swaps fixed, [1,2,1] smoothing"},
         "clip": {"frames": CLIP_FRAMES, "size": FRAME_SIZE, "channels": 3,
             "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
             "sampling": (
                 "inference: clips of 8 frames evenly spaced over one estimated gait cycle "
                 "(autocorrelation of ankle distance), up to 12 clips tiling the walk (clips.plan_clips); "
                 "video probabilities = mean of clip softmaxes. training: random start, span = cycle x "
-                f"U{SPAN_JITTER} (frame-rate jitter), aspect x U{ASPECT_JITTER}, heavily augmented silhouette rendering"
+                f"U{SPAN_JITTER} (frame-rate jitter), aspect x U{ASPECT_JITTER}, pose-frame augmentation (PoseStyle.random: scale, rotation, shift, landmark jitter, dropped bones, line width)"
             ),
         },
         "embedder": {"name": text.NAME, "dim": EMBED_DIM},
@@ -124,6 +131,29 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "parameters": count_parameters(result.model),
         "flops": count_flops(result.model),
+    }
+
+
+def teacher_card(teacher: Any, data: GaitData, train_idx: np.ndarray, protocol: dict[str, Any] | None,
+                 command: str = "") -> dict[str, Any]:
+    """The card of a keypoint teacher trained on rows `train_idx` (the second opinion that ships
+    beside the student); `protocol` (weights/protocol.json) gives its cross-validated figures."""
+    cfg = asdict(teacher.config)
+    res = (protocol or {}).get("recipes", {}).get("teacher")
+    return {
+        "architecture": "keypoint_teacher",
+        "architecture_kwargs": {"in_features": int(teacher.net.norm.num_features), "channels": cfg["channels"],
+                                "dilations": list(cfg["dilations"]), "dropout": cfg["dropout"]},
+        "teacher_config": {**cfg, "dilations": list(cfg["dilations"]), "span_jitter": list(cfg["span_jitter"])},
+        "input": "cleaned full-rate keypoint sequence; windows of two estimated gait cycles, 16 steps per cycle",
+        "training_data": {"dataset": DATASET_NAME, "train": _split_counts(data, train_idx),
+                          "sources": [KOA_PD_NM_CITATION, "disabled-gait set (Disabled_Assistive, Disabled_NonAssistive)"]},
+        "metrics": {"keypoints": res["pooled"]} if res else {},
+        "metrics_source": "pooled out-of-fold predictions of the subject-grouped protocol, recipe 'teacher'" if res else None,
+        "history": teacher.history,
+        "command": command,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "parameters": count_parameters(teacher.net),
     }
 
 
@@ -192,8 +222,40 @@ def cross_validation_lines(cv: dict[str, Any]) -> list[str]:
                   "| class | recall | folds |", "|---|---|---|"]
         lines += [f"| {DISPLAY_NAMES[c]} | " + (f"{r['mean']:.2f} ± {r['std']:.2f} | {r['folds']}" if r else "– | 0") + " |"
                   for c, r in recall.items()]
+    lines += calibration_lines(cv)
     if cv.get("command"):
         lines += ["", f"Command: `{cv['command']}`"]
+    return lines
+
+
+_BOOTSTRAP_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "four_group_accuracy": "4-group accuracy",
+                    "nll": "NLL", "brier": "Brier score", "ece": "ECE (10 equal-count bins)"}
+
+
+def calibration_lines(cv: dict[str, Any]) -> list[str]:
+    """Pooled out-of-fold figures with subject-bootstrap 95% intervals, and the reliability bins."""
+    cal = cv.get("calibration") or {}
+    boot = cal.get("bootstrap_95") or {}
+    if not boot:
+        return []
+    lines = ["", "## Pooled out-of-fold figures and calibration (video only, cross-fitted temperatures)",
+             f"Every walk scored once by a model that never saw its subject; 95% intervals from "
+             f"{cal.get('bootstrap', 'a bootstrap over subjects')}.", "", "| figure | value | 95% interval |", "|---|---|---|"]
+    lines += [f"| {name} | {boot[k]['value']:.3f} | {boot[k]['low']:.3f} – {boot[k]['high']:.3f} |"
+              for k, name in _BOOTSTRAP_NAMES.items() if k in boot]
+    bins = cal.get("reliability") or []
+    if bins:
+        lines += ["", f"Reliability ({cal.get('bins', 'equal-count bins')}): mean confidence → accuracy (walks)", "",
+                  " · ".join(f"{b['confidence']:.2f} → {b['accuracy']:.2f} ({b['count']})" for b in bins)]
+    teacher = cv.get("teacher")
+    if teacher:
+        lines += ["", f"The keypoint teacher (the second opinion shipped beside the student), same protocol, pooled: "
+                      f"accuracy {teacher['accuracy']:.3f}, macro-F1 {teacher['macro_f1']:.3f}, 4-group accuracy "
+                      f"{teacher.get('four_group_accuracy', float('nan')):.3f}, ECE {teacher['ece']:.3f}."]
+    notes = cv.get("note_descriptions")
+    if notes:
+        lines += ["", f"Notes: giving a class's clinical description as the note raises that class's mean probability on "
+                      f"held-out walks for {notes['raised_count']} of 9 classes ({', '.join(notes['raised'])})."]
     return lines
 
 

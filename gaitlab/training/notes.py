@@ -8,9 +8,14 @@ but cannot decide it; the video has to.
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 
-from gaitlab.constants import CLASSES
+from gaitlab import text
+from gaitlab.constants import CLASSES, EMBED_DIM
 
 # Cue pools: phrases a referral or intake note might contain.
 CUES: dict[str, list[str]] = {
@@ -92,3 +97,65 @@ def make_note(label: str, rng: np.random.Generator, drop_rate: float = DEFAULT_D
     rng.shuffle(phrases)
     note = ", ".join(phrases)
     return note[0].upper() + note[1:] + "."
+
+
+# --- Embedding notes for training ------------------------------------------------------------
+
+NOTE_BANK_SIZE = 240  # different notes per class that training draws from
+EMBEDDING_CACHE = Path(__file__).resolve().parents[2] / "weights" / "experiments" / "note_embeddings.npz"
+
+
+def note_bank(per_class: int = NOTE_BANK_SIZE, seed: int = 0) -> list[list[str]]:
+    """Per class id, `per_class` notes as `make_note` writes them (never dropped; misleading
+    ones included). Training draws from this bank so that every note is embedded once."""
+    rng = np.random.default_rng([seed, 7])
+    return [[make_note(label, rng, drop_rate=0.0) for _ in range(per_class)] for label in CLASSES]
+
+
+def shared_embeddings() -> NoteEmbeddings:
+    """The process's one `NoteEmbeddings` on `EMBEDDING_CACHE`."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = NoteEmbeddings()
+    return _SHARED
+
+
+class NoteEmbeddings:
+    """Note text → float32 [384] embedding, computed once by `text.embed_notes` and kept on disk.
+
+    MiniLM takes tens of milliseconds a note on two cores, and training sees the same notes
+    every epoch and every fold: `path` (an .npz of texts and vectors, tagged with the embedder's
+    name and model hash) carries them between runs. The empty note is zeros.
+    """
+
+    def __init__(self, path: Path | None = EMBEDDING_CACHE) -> None:
+        self.path, self._lock = path, threading.Lock()
+        self._vectors: dict[str, np.ndarray] = {}
+        self._tag = f"{text.NAME}:{text.MODEL_SHA256}"
+        if path is not None and path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["tag"]) == self._tag:
+                    self._vectors = dict(zip(z["texts"].tolist(), z["vectors"]))
+
+    def __call__(self, notes: Sequence[str]) -> np.ndarray:
+        """float32 [N, 384] for `notes` (embedding the ones not seen before, in one batch)."""
+        with self._lock:
+            missing = list(dict.fromkeys(n for n in notes if n and n not in self._vectors))
+            if missing:
+                for note, vec in zip(missing, text.embed_notes(missing)):
+                    self._vectors[note] = vec
+                self._save()
+            zeros = np.zeros(EMBED_DIM, np.float32)
+            return np.stack([self._vectors[n] if n else zeros for n in notes]).astype(np.float32)
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, tag=np.array(self._tag), texts=np.array(list(self._vectors)),
+                 vectors=np.stack(list(self._vectors.values())))
+        tmp.replace(self.path)
+
+
+_SHARED: NoteEmbeddings | None = None

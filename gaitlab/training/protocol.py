@@ -6,8 +6,10 @@ exactly one out-of-fold prediction. Recipes:
 
 - `teacher`: the keypoint temporal conv net (`gaitlab.training.teacher`), whole sequences;
 - `features`: the hand-crafted gait-feature random forest (`gaitlab.training.baseline`);
-- `student`: the video student (`gait_student`) on rendered silhouettes, labels only;
+- `student`: the video student (`pose_student`) on pose frames (view `pose_limbs`), labels only;
 - `student_distilled`: the same, distilled from a teacher trained on the same training rows;
+  (`weights/protocol.json` also keeps `silhouette_student` and `silhouette_student_distilled`:
+  the earlier silhouette view under the same protocol, the comparison that chose pose frames);
 - `seed_distilled`: the seed's architecture (`seed_student`) trained exactly like
   `student_distilled` (about 20× the compute: run it when there is time, see the README).
 
@@ -35,7 +37,7 @@ import numpy as np
 
 from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
-from gaitlab.metrics import HEADLINE, classification_metrics, summarise
+from gaitlab.metrics import HEADLINE, classification_metrics, reliability_bins, subject_bootstrap, summarise
 from gaitlab.training.config import TrainConfig
 from gaitlab.training.dataset import N_FOLDS, GaitData, subject_folds
 from gaitlab.training.model_card import build_card
@@ -58,8 +60,8 @@ class StudentRecipe:
 
 
 STUDENT_RECIPES = {
-    "student": StudentRecipe("gait_student", False, "(2+1)D student on silhouettes, trained on the labels alone"),
-    "student_distilled": StudentRecipe("gait_student", True, "(2+1)D student distilled from the keypoint teacher"),
+    "student": StudentRecipe("pose_student", False, "(2+1)D student on pose frames, trained on the labels alone"),
+    "student_distilled": StudentRecipe("pose_student", True, "(2+1)D student on pose frames distilled from the keypoint teacher"),
     "seed_distilled": StudentRecipe("seed_student", True, "the seed's 3D CNN, trained like student_distilled"),
 }
 SEQUENCE_RECIPES = {
@@ -116,7 +118,10 @@ def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx
     teacher_probs, distillation = None, None
     if spec.distill:
         teacher_probs, distillation = train_distillation_teacher(data, train_idx, val_idx, config)
-    result = train_student(data, train_idx, np.array([], dtype=int), config, teacher_probs=teacher_probs)
+        distillation.pop("_teacher")
+    # The held-out fold is scored every `eval_every` epochs for the learning curve in the record
+    # (convergence is read off it; nothing is selected on it).
+    result = train_student(data, train_idx, val_idx, config, teacher_probs=teacher_probs)
     logp = clip_log_probabilities(result.model, data, val_idx, seed=config.seed)
     if weights_out is not None:
         card = build_card(data, config, result, train_idx, val_idx, distillation)
@@ -160,11 +165,23 @@ def summarise_student(data: GaitData, records: list[dict[str, Any]]) -> dict[str
             raw[rows] = video_probabilities([logp[c][r] for r in rows])
             cal[rows] = video_probabilities([logp[c][r] for r in rows], t)
         out[c] = {"raw": summarise(labels, raw, fold_rows), "calibrated": summarise(labels, cal, fold_rows)}
+    # Calibration of the headline (video only, cross-fitted temperatures), pooled over folds:
+    # the reliability diagram and subject-bootstrap 95% intervals.
+    every = np.concatenate(fold_rows)
+    cal = np.zeros((len(labels), NUM_CLASSES))
+    for rows, t in zip(fold_rows, fold_t):
+        cal[rows] = video_probabilities([logp["video_only"][r] for r in rows], t)
+    subjects = data.meta["subject_id"].to_numpy()
+    out["calibration"] = {
+        "reliability": reliability_bins(labels[every], cal[every]),
+        "bootstrap_95": subject_bootstrap(labels[every], cal[every], subjects[every]),
+        "bins": "10 equal-count bins of top-label confidence",
+        "bootstrap": "1000 resamples of subjects with replacement (all walks of a subject together)",
+    }
     single = np.zeros((len(labels), NUM_CLASSES))
     for rows in fold_rows:
         single[rows] = video_probabilities([logp["video_only"][r][[len(logp["video_only"][r]) // 2]] for r in rows])
     out["single_clip"] = summarise(labels, single, fold_rows)
-    every = np.concatenate(fold_rows)
     out["temperature"] = fit_temperature([logp["as_trained"][r] for r in every], labels[every])
     out["seconds"] = [r["seconds"] for r in records]
     out["teacher_metrics_per_fold"] = [r.get("teacher_metrics") for r in records]
@@ -181,7 +198,8 @@ def fold_weights_path(record: Path) -> Path:
 
 def fold_record_path(cache: Path, recipe: str, fold: int, config: TrainConfig) -> Path:
     tag = f"e{config.epochs}c{config.clips_per_video}s{config.seed}w{config.distill_weight:g}t{config.temperature:g}"
-    return cache / tag / f"{recipe}_fold{fold}.json"
+    arch = STUDENT_RECIPES[recipe].architecture if recipe in STUDENT_RECIPES else config.architecture
+    return cache / f"{arch}_{tag}" / f"{recipe}_fold{fold}.json"
 
 
 def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache: Path = DEFAULT_CACHE,
@@ -252,11 +270,11 @@ def _headline(summary: dict[str, Any]) -> str:
 def save_protocol(result: dict[str, Any], path: Path = PROTOCOL_JSON, command: str = "") -> Path:
     """Merge a `run_protocol` result into `path` (earlier recipes kept; each recipe records the
     command that made it, since one file gathers several runs)."""
-    for res in result["recipes"].values():
+    for res in result.get("recipes", {}).values():
         res["command"] = command
     path = Path(path)
     old = json.loads(path.read_text()) if path.is_file() else {}
-    merged = {**old, **result, "recipes": {**old.get("recipes", {}), **result["recipes"]}}
+    merged = {**old, **result, "recipes": {**old.get("recipes", {}), **result.get("recipes", {})}}
     path.write_text(json.dumps(merged, indent=1) + "\n")
     return path
 
@@ -299,6 +317,9 @@ def card_section(protocol: dict[str, Any], recipe: str) -> dict[str, Any]:
         "fold_sizes": protocol["fold_sizes"], "command": res.get("command"),
         "rows": protocol_rows(protocol), "video_only_recall": recall,
         "seconds_per_fold": res.get("seconds"),
+        "calibration": res.get("calibration"),
+        "teacher": (protocol["recipes"].get("teacher") or {}).get("pooled"),
+        "note_descriptions": protocol.get("note_descriptions"),
     }
 
 

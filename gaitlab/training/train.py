@@ -1,7 +1,7 @@
-"""Training and evaluating the student video model on rendered keypoint silhouettes.
+"""Training and evaluating the student video model on pose frames drawn from keypoints.
 
 `train_student(data, train_idx, val_idx, config)` fits a fresh model on rows `train_idx` of a
-`GaitData` (random clips, uint8 [8, 224, 224] silhouettes, and synthetic notes) and returns a
+`GaitData` (random clips, uint8 [8, 224, 224, 3] pose frames, and synthetic notes) and returns a
 `TrainResult`; `evaluate_student` scores a model per video on rows `idx` (video-only and with
 a note: `metrics.classification_metrics` of the mean clip probabilities [N, 9]).
 `train_distillation_teacher` first trains the keypoint teacher (`gaitlab.training.teacher`) on
@@ -23,16 +23,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from gaitlab import text
-from gaitlab.constants import CLASSES, EMBED_DIM
+from gaitlab.constants import CLASSES
 from gaitlab.errors import InputError
-from gaitlab.inference import clip_probabilities
+from gaitlab.inference import clip_probabilities, temperature
+from gaitlab.pipeline.clips import to_model_input
 from gaitlab.metrics import classification_metrics
 from gaitlab.model import build, count_parameters
 from gaitlab.training.config import TrainConfig, TrainResult
 from gaitlab.training.dataset import GaitData, TrainingClips, subject_folds
 from gaitlab.training.model_card import build_card
-from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note
+from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note, shared_embeddings
 from gaitlab.training.teacher import TeacherConfig, TeacherFn, teacher_soft_targets, train_teacher
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -59,12 +59,20 @@ def clip_log_probabilities(model: nn.Module, data: GaitData, rows: np.ndarray, s
     the plain `keypoint_clips` of every row, scored as `analyze` scores (`clip_probabilities`)."""
     model.eval()
     out: dict[str, list[np.ndarray]] = {c: [] for c in conditions}
-    for row in rows:
-        masks = np.stack([frames for _, frames in data.plain_clips(int(row))])
+    notes = {c: [evaluation_note(int(data.labels[r]), int(r), seed, c) for r in rows] for c in conditions}
+    vectors = {c: shared_embeddings()(notes[c]) for c in conditions}
+    t = temperature(model)
+    for k, row in enumerate(rows):
+        frames = np.stack([f for _, f in data.plain_clips(int(row))])
+        if hasattr(model, "classify"):  # the visual path once, the note head per condition
+            feats = model.features(torch.cat([to_model_input(f) for f in frames]))
+            for condition in conditions:
+                emb = torch.from_numpy(vectors[condition][k]).unsqueeze(0).expand(len(feats), -1)
+                out[condition].append(torch.log_softmax(model.classify(feats, emb) / t, dim=1).numpy())
+            continue
         for condition in conditions:
-            note = evaluation_note(int(data.labels[row]), int(row), seed, condition)
-            emb = torch.from_numpy(text.embed_note(note) if note else np.zeros(EMBED_DIM, np.float32)).unsqueeze(0)
-            out[condition].append(np.log(np.clip(clip_probabilities(model, masks, emb), 1e-12, None)))
+            emb = torch.from_numpy(vectors[condition][k]).unsqueeze(0)
+            out[condition].append(np.log(np.clip(clip_probabilities(model, frames, emb), 1e-12, None)))
     return out
 
 
@@ -212,6 +220,7 @@ def train_distillation_teacher(data: GaitData, train_idx: np.ndarray, val_idx: n
         probs = teacher.predict_proba([data.sequence(int(r)) for r in val_idx])
         record["teacher"]["metrics"] = classification_metrics(data.labels[val_idx], probs)
     sequences = {int(r): data.sequence(int(r)) for r in train_idx}
+    record["_teacher"] = teacher  # taken out by the callers (not JSON): run_training ships it
     return teacher_soft_targets(teacher, sequences, temperature=config.temperature, scope=DISTILL_SCOPE), record
 
 
@@ -236,10 +245,11 @@ def run_training(data: GaitData, config: TrainConfig, distill: bool = False, com
         train_idx, val_idx = np.arange(len(data.meta)), np.array([], dtype=int)
     log(f"{len(data.meta)} usable videos ({len(data.dropped)} dropped); train {len(train_idx)} videos, "
         f"hold-out {len(val_idx)} videos / {data.meta.loc[val_idx, 'subject_id'].nunique()} subjects")
-    teacher_probs, distillation = None, None
+    teacher_probs, distillation, teacher = None, None, None
     if distill:
         log(f"training the keypoint teacher on the {len(train_idx)} training videos …")
         teacher_probs, distillation = train_distillation_teacher(data, train_idx, val_idx, config)
+        teacher = distillation.pop("_teacher")
         t = distillation["teacher"]
         log(f"teacher: {len(t['history'])} epochs, final loss {t['history'][-1]['loss']:.3f}, {t['wall_time_s']:.0f} s; "
             f"distilling at T={config.temperature:g}, weight {config.distill_weight:g}")
@@ -255,4 +265,5 @@ def run_training(data: GaitData, config: TrainConfig, distill: bool = False, com
             log(line)
 
     result = train_student(data, train_idx, val_idx, config, progress=progress, teacher_probs=teacher_probs)
+    result.teacher = teacher if distill else None
     return result, build_card(data, config, result, train_idx, val_idx, distillation, command=command)

@@ -12,20 +12,13 @@ The mutants run two at a time (module fixture), so the file takes about a minute
 from __future__ import annotations
 
 import json
-import math
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pytest
 
-from gaitlab.constants import CLASSES
-
-RUN_TIMEOUT_S = 120  # a healthy run takes ~5 s (mostly imports); a hang is caught well before
+from video_helpers import Outcome, assert_clean_ending, run_analyze_cli
 
 
 def truncate(share: float) -> Callable[[bytes], bytes]:
@@ -73,26 +66,6 @@ MUTATIONS: dict[str, Callable[[bytes], bytes]] = {
 FORMATS = (".mp4", ".avi")
 
 
-@dataclass
-class Outcome:
-    returncode: int | None  # None: timed out
-    stdout: str
-    stderr: str
-    seconds: float
-
-
-def _analyze(path: Path, weights: Path) -> Outcome:
-    import time
-
-    cmd = [sys.executable, "-m", "gaitlab", "analyze", str(path), "--json", "--weights", str(weights)]
-    start = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        return Outcome(None, str(exc.stdout or ""), str(exc.stderr or ""), time.monotonic() - start)
-    return Outcome(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
-
-
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory, random_weights) -> dict[tuple[str, str], Outcome]:
     """Every mutant of every format, analysed in subprocesses two at a time."""
@@ -111,7 +84,7 @@ def outcomes(tmp_path_factory, random_weights) -> dict[tuple[str, str], Outcome]
             path.write_bytes(mutate(data))
             jobs[(ext, name)] = path
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {key: pool.submit(_analyze, path, random_weights) for key, path in jobs.items()}
+        futures = {key: pool.submit(run_analyze_cli, path, random_weights) for key, path in jobs.items()}
         results = {key: fut.result() for key, fut in futures.items()}
     # A table for whoever reads the log with -s.
     for (ext, name), out in sorted(results.items()):
@@ -121,25 +94,6 @@ def outcomes(tmp_path_factory, random_weights) -> dict[tuple[str, str], Outcome]
             what = out.stderr.strip()[:140]
         print(f"{ext:5s} {name:30s} rc={out.returncode} {out.seconds:5.1f}s  {what}")
     return results
-
-
-def assert_clean_ending(out: Outcome) -> dict | None:
-    """Exit 2 with one `error:` line, or exit 0 with a valid answer (returned)."""
-    assert out.returncode is not None, f"no answer within {RUN_TIMEOUT_S} s (hang)"
-    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout, out.stderr
-    assert out.returncode in (0, 2), f"exit status {out.returncode}: {out.stderr}"
-    if out.returncode == 2:
-        lines = out.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-        assert out.stdout == ""
-        return None
-    assert out.stderr.strip() == "", f"noise on stderr: {out.stderr!r}"
-    answer = json.loads(out.stdout)
-    probs = [answer["probabilities"][c] for c in CLASSES]
-    assert all(math.isfinite(p) and 0 <= p <= 1 for p in probs) and abs(sum(probs) - 1) < 1e-4
-    assert answer["label"] in CLASSES and len(answer["clips"]) >= 1
-    assert isinstance(answer["warnings"], list) and all(isinstance(w, str) and w for w in answer["warnings"])
-    return answer
 
 
 @pytest.mark.timeout(900)

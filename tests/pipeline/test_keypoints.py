@@ -216,3 +216,32 @@ def test_real_sample_csvs(shared_data):
         filled = fill_gaps(seq)
         assert np.isfinite(filled).all() and len(filled) >= CLIP_FRAMES
         assert 0.4 <= estimate_aspect(filled) <= 2.5
+
+
+# --- Cleaning: side swaps, smoothing, the one cleaning function ------------------------------
+
+
+def test_fix_side_swaps_undoes_planted_swaps():
+    from gaitlab.pipeline.keypoints import fix_side_swaps
+    from gaitlab.pipeline.landmarks import MIRROR_ORDER
+
+    walk = walk_keypoints(WalkerParams(), 90)
+    swapped, limbs = walk.copy(), np.arange(11, 33)
+    for a, b in ((20, 24), (51, 53)):  # the pose estimator labels the limbs the wrong way round
+        swapped[a:b, limbs] = walk[a:b][:, MIRROR_ORDER[limbs]]
+    fixed = fix_side_swaps(swapped)
+    assert np.abs(fixed - walk).max() < 1e-6
+    assert np.abs(fix_side_swaps(walk) - walk).max() < 1e-6  # a clean walk is left alone
+
+
+def test_clean_sequence_fills_fixes_and_smooths():
+    from gaitlab.pipeline.keypoints import clean_sequence, kept_span
+
+    walk = walk_keypoints(WalkerParams(), 90)
+    raw = walk.copy()
+    raw[:5] = np.nan  # the walker enters late
+    raw[40:44] = np.nan  # a short gap
+    clean = clean_sequence(raw)
+    assert np.isfinite(clean).all() and len(clean) == 85
+    assert kept_span(raw) == (5, 89)
+    assert np.abs(clean[10:30, :, :2] - walk[15:35, :, :2]).max() < 0.01  # smoothing moves little

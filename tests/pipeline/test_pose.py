@@ -1,8 +1,9 @@
 """MediaPipe Pose tracking: the model check, the walker on demo, generated and real videos,
 the warnings, and the pose CSV.
 
-Tests that run MediaPipe go through the `mediapipe` fixture: outside CI they skip where it is
-not installed, under CI (`CI=true`) they fail, since requirements.txt installs it.
+Tests that run MediaPipe go through the `mediapipe` fixture (tests/conftest.py): outside CI
+they skip where it is not installed, under CI (`CI=true`) they fail, since requirements.txt
+installs it.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from gaitlab.pipeline.video import VideoInfo, probe_video
 from gaitlab.pipeline.walker_choice import body_geometry
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 from gaitlab.synth.walker_video import render_walk_video
+from video_helpers import starts, write_empty_scene
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -45,19 +47,6 @@ DEMOS = ("steady_walk.mp4", "antalgic_limp.mp4", "two_people.mp4")
 # OpenCV's sample street scene, from Debian's opencv-doc package.
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 LEGS = list(HIP + KNEE + ANKLE)
-
-
-def starts(warnings: list[str], template: str) -> bool:
-    """True when one of `warnings` is `template` (its text before any {placeholder})."""
-    return any(w.startswith(template.split("{")[0]) for w in warnings)
-
-
-@pytest.fixture(scope="module")
-def mediapipe(unavailable):
-    try:
-        import mediapipe  # noqa: F401
-    except ImportError:
-        unavailable("mediapipe is not installed (pip install -r requirements.txt)")
 
 
 @pytest.fixture(autouse=True)
@@ -170,15 +159,7 @@ def test_demo_videos_follow_the_walker(demo_track, name):
 
 
 def test_a_video_without_anyone_gives_nan_and_a_warning(mediapipe, tmp_path):
-    path = tmp_path / "empty.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (320, 240))
-    rng = np.random.default_rng(0)
-    for _ in range(40):
-        frame = np.full((240, 320, 3), (150, 160, 170), np.uint8)
-        frame[180:] = (110, 115, 120)
-        writer.write(np.clip(frame + rng.integers(-3, 4, frame.shape), 0, 255).astype(np.uint8))
-    writer.release()
-    track = track_walker(probe_video(path))
+    track = track_walker(probe_video(write_empty_scene(tmp_path / "empty.mp4", n_frames=40)))
     assert track.landmarks.shape == (40, 33, 4) and np.isnan(track.landmarks).all()
     assert track.warnings == [pose.WARN_NO_WALKER.format(share=0.0)]
 

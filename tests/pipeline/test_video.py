@@ -14,6 +14,7 @@ import pytest
 from gaitlab.constants import CLIP_FRAMES
 from gaitlab.errors import InputError
 from gaitlab.pipeline.video import FALLBACK_FPS, probe_video, read_frames, rotate_frame
+from video_helpers import set_mp4_rotation
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -52,38 +53,6 @@ def write_video(
     if not path.exists() or path.stat().st_size == 0:
         pytest.skip(f"OpenCV wrote nothing for {fourcc} into {path.suffix}")
     return path
-
-
-def mp4_boxes(buf: bytes, start: int, end: int):
-    i = start
-    while i + 8 <= end:
-        size, kind = struct.unpack(">I4s", buf[i : i + 8])
-        if size < 8:
-            return
-        yield kind, i, size
-        i += size
-
-
-def set_mp4_rotation(path: Path, degrees: int) -> None:
-    """Write a display matrix into the track header (what phones do for portrait video)."""
-    a, b, c, d = {90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}[degrees]
-    buf = bytearray(path.read_bytes())
-    patched = False
-    for kind, i, size in mp4_boxes(buf, 0, len(buf)):
-        if kind != b"moov":
-            continue
-        for kind2, i2, size2 in mp4_boxes(buf, i + 8, i + size):
-            if kind2 != b"trak":
-                continue
-            for kind3, i3, _ in mp4_boxes(buf, i2 + 8, i2 + size2):
-                if kind3 == b"tkhd":
-                    off = i3 + 8 + (40 if buf[i3 + 8] == 0 else 52)
-                    buf[off : off + 36] = struct.pack(
-                        ">9i", a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30
-                    )
-                    patched = True
-    assert patched, "no track header found"
-    path.write_bytes(bytes(buf))
 
 
 def patch_avi(path: Path, frames: int | None = None, rate: int | None = None) -> None:
