@@ -1,6 +1,6 @@
 """`python -m gaitlab bench`: how fast and how lean GaitLab is on this machine.
 
-Four sections, each measured side by side in one run (so they share the machine's load):
+Five sections, each measured side by side in one run (so they share the machine's load):
 
 - `model`: forward pass (batch 1) and Grad-CAM of the shipped student vs the seed product's
   student (random weights; speed does not depend on weight values). Grad-CAM is what
@@ -17,11 +17,13 @@ Four sections, each measured side by side in one run (so they share the machine'
   in steady state (each mode after one warm-up run that starts its workers, which later runs
   reuse), plus 2 local workers from a cold start (fork server and workers started inside the
   timing, as a one-shot `python -m gaitlab cohort --workers 2` does).
+- `kinematics`: what the kinematics add beyond pose on a 10-s walk (compute, the JSON block,
+  the 8 frames' gait phases; `gaitlab.bench_kinematics`), side and frontal view.
 
 The walks are synthetic (GaitLab's walker, rendered on a plain background): no real 20-s
 720p walk ships with GaitLab or with a package it installs; the report says so. The full run
-takes about 15 minutes on 2 quiet cores, Pose on every frame being most of it; `--only video`
-gives the pose figures in about 3.
+should take about 15 minutes on 2 quiet cores (estimated from its parts), Pose on every frame
+being most of it; `--only video` gives the pose figures in about 3.
 
 Each timing is the median of several runs after warm-up; the runs of two things that are
 compared are interleaved, so a change in background load hits both alike. Generated videos
@@ -39,11 +41,12 @@ import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gaitlab.bench_kinematics import bench_kinematics
 from gaitlab.bench_sections import (
     FULL, QUICK, BenchConfig, VideoSpec, bench_cohort, bench_memory, bench_model, bench_video, log,
 )
 
-SECTIONS: tuple[str, ...] = ("model", "video", "memory", "cohort")
+SECTIONS: tuple[str, ...] = ("model", "video", "memory", "cohort", "kinematics")
 # Above this 1-minute load average per CPU at the start, the report says the machine was busy.
 BUSY_LOAD_PER_CPU = 0.75
 
@@ -74,6 +77,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "cohort_2_vs_1": ("cohort speed-up, 2 local workers / 1", "x"),
     "cohort_2_vs_1_thread": ("cohort speed-up, 2 local workers / 1 at 1 thread", "x"),
     "cohort_dask_vs_1": ("cohort speed-up, Dask 2 workers / 1 local", "x"),
+    "kinematics_10s_ms": ("kinematics of a 10-s walk beyond pose, side view", "ms"),
+    "kinematics_10s_frontal_ms": ("kinematics of a 10-s walk beyond pose, frontal view", "ms"),
 }
 SECTION_FIGURES: dict[str, tuple[str, ...]] = {
     "model": ("forward_student_ms", "forward_seed_ms", "forward_ratio",
@@ -85,6 +90,7 @@ SECTION_FIGURES: dict[str, tuple[str, ...]] = {
     "cohort": ("cohort_1_worker_cpm", "cohort_2_workers_cpm", "cohort_2_workers_cold_cpm",
                "cohort_dask_2_workers_cpm", "cohort_1_thread_cpm", "cohort_2_vs_1",
                "cohort_2_vs_1_thread", "cohort_dask_vs_1"),
+    "kinematics": ("kinematics_10s_ms", "kinematics_10s_frontal_ms"),
 }
 
 
@@ -109,6 +115,7 @@ TARGETS: dict[str, Target] = {
     "rss_long_vs_short": Target("<=", 1.15),
     "rss_long_mb": Target("<", 1500.0),
     "cohort_2_vs_1": Target(">=", 1.6),
+    "kinematics_10s_ms": Target("<=", 50.0),
 }
 
 
@@ -169,7 +176,7 @@ def machine_info() -> dict[str, object]:
 
 def bench_weights(weights: str | None, cache: Path, report: BenchReport) -> str:
     """A weights file for the student: `weights`, the shipped one, or (when neither loads) a
-    randomly initialised student of the default architecture, written to the cache.
+    randomly initialised pose-frame student (`model.pose_student`), written to the cache.
 
     Speed and memory do not depend on the weight values, only on the architecture.
     """
@@ -184,17 +191,17 @@ def bench_weights(weights: str | None, cache: Path, report: BenchReport) -> str:
     except WeightsError as exc:
         if weights:
             raise
-        from gaitlab.model import gait_student
+        from gaitlab.model import pose_student
 
-        fallback = cache / "random_student.safetensors"
+        fallback = cache / "random_pose_student.safetensors"
         if not fallback.is_file():
             import torch
 
             torch.manual_seed(0)
-            save_weights(gait_student(), {"architecture": "gait_student"}, fallback)  # today's view
-        report.inputs["weights"] = f"{fallback} (random gait_student: {exc})"
-        report.notes.append("No shipped weights could be loaded; a randomly initialised student of "
-                            "the default architecture was timed instead (speed does not depend on weights).")
+            save_weights(pose_student(), {"architecture": "pose_student"}, fallback)  # today's view
+        report.inputs["weights"] = f"{fallback} (random pose_student: {exc})"
+        report.notes.append("No shipped weights could be loaded; a randomly initialised pose-frame student "
+                            "was timed instead (speed does not depend on weights).")
         return str(fallback)
 
 
@@ -220,6 +227,7 @@ def run_bench(quick: bool = False, only: list[str] | None = None, cache: str | P
         "video": lambda: bench_video(cfg, path, cache_dir, report),
         "memory": lambda: bench_memory(cfg, path, cache_dir, report),
         "cohort": lambda: bench_cohort(cfg, path, cache_dir, report),
+        "kinematics": lambda: bench_kinematics(cfg, report),
     }
     section_loads: dict[str, list[float]] = {}
     report.machine["load_average_by_section"] = section_loads  # when a section is suspect

@@ -64,14 +64,14 @@ class BenchConfig:
     cohort_runs: int  # timed runs of each cohort mode (each after one warm-up run)
 
 
-# Pose on every frame sets the pace: the full bench takes about 15 minutes on 2 quiet cores
-# (video ~3, memory ~4 with the 3-minute walk, cohort ~5); `--only` runs a part.
+# Pose on every frame sets the pace: the full bench should take about 15 minutes on 2 quiet
+# cores (estimated: video ~3, memory ~4 with the 3-minute walk, cohort ~5); `--only` runs a part.
 FULL = BenchConfig(forward_runs=20, gradcam_runs=10, warmup=3, pipeline_runs=3,
                    short=VideoSpec(20, 1280, 720), long=VideoSpec(180, 1280, 720),
                    cohort_cases=12, cohort_video=VideoSpec(3, 480, 270), cohort_runs=2)
 QUICK = BenchConfig(forward_runs=3, gradcam_runs=2, warmup=1, pipeline_runs=1,
                     short=VideoSpec(2, 320, 180), long=VideoSpec(4, 320, 180),
-                    cohort_cases=4, cohort_video=VideoSpec(2, 160, 120), cohort_runs=1)
+                    cohort_cases=2, cohort_video=VideoSpec(2, 160, 120), cohort_runs=1)
 
 
 class Findings(Protocol):

@@ -181,7 +181,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _train_config(args: argparse.Namespace, **extra):
     from gaitlab.training.train import TrainConfig
 
-    config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video,
+    config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, threads=max(1, args.threads),
                          distill_weight=args.distill_weight, temperature=args.teacher_temperature, **extra)
     if config.epochs < 1 or config.clips_per_video < 1:
         raise InputError("--epochs and --clips-per-video must be 1 or more.")
@@ -287,6 +287,19 @@ def _protocol(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> int:
     from gaitlab.training.model_card import write_model_card
 
+    if args.attach_protocol:
+        from gaitlab.training.config import TrainConfig
+        from gaitlab.training.protocol import attach_to_card
+        from gaitlab.weights import card_path, default_weights, read_card
+
+        path = Path(args.weights) if args.weights else default_weights()
+        card = read_card(path)
+        config = TrainConfig(**card.get("training", {}).get("config", {}))
+        if not attach_to_card(card, config, card.get("distillation") is not None):
+            raise InputError("weights/protocol.json holds no complete cross-validation of these weights' recipe: "
+                             "run `python -m gaitlab evaluate --protocol` with the same settings first.")
+        card_path(path).write_text(json.dumps(card, indent=2) + "\n")
+        print(f"attached the protocol's figures and calibration to {card_path(path)}")
     print(write_model_card(*([args.weights] if args.weights else [])))
     return 0
 
@@ -316,6 +329,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
                    help="share of the loss taken by the teacher's soft targets (0..1)")
     p.add_argument("--teacher-temperature", type=float, default=d.temperature,
                    help="softmax temperature of the distillation (≥ 2 recommended: the teacher saw these rows)")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="torch threads of the student's training (1 when several runs share the cores)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -432,7 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JSON file the protocol's figures are merged into (default weights/protocol.json)")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=argparse.SUPPRESS)
 
-    command("card", _card, "render the weights' card as weights/MODEL_CARD.md")
+    p = command("card", _card, "render the weights' card as weights/MODEL_CARD.md")
+    p.add_argument("--attach-protocol", action="store_true",
+                   help="first give the card the cross-validated figures and calibration of its recipe from "
+                        "weights/protocol.json (after a protocol run finished later than training)")
 
     p = command("bench", _bench, "measure speed and memory on this machine (exits 0 even when a target is missed)")
     p.add_argument("--json", action="store_true", help="print one JSON object (figures, targets, booleans)")

@@ -4,6 +4,8 @@ Everything else imports from here; never repeat one of these numbers elsewhere.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from numbers import Integral
 
 NOTICE = "GaitLab is for research and education, not diagnosis."
@@ -63,9 +65,6 @@ IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 EMBED_DIM = 384
 
-# The person's median silhouette height fills this share of the 224-pixel frame height.
-PERSON_HEIGHT_FRACTION = 0.78
-
 # A clip spans about one gait cycle. Where the frame rate is known (video), the span is this
 # many seconds; where it is not (keypoint files), it is estimated from the signal.
 CLIP_SECONDS = 1.2
@@ -102,6 +101,9 @@ MAX_KEYPOINT_FRAMES = MAX_VIDEO_SECONDS * 60
 MAX_COHORT_FILES = 2000
 # Server-side folders typed in the app must lie under this root (env var, else the working dir).
 DATA_ROOT_ENV = "GAITLAB_DATA_ROOT"
+# The shared data's gait-keypoints folder beside the project (training, the protocol, the
+# kinematics band); commands take another with --data.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gait-keypoints"
 
 
 def class_index(target: str | int | None, default: str) -> int:

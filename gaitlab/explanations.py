@@ -195,6 +195,72 @@ def overlay(frames: np.ndarray, maps: np.ndarray, alpha: float = OVERLAY_ALPHA) 
     return out
 
 
+# --- In the clinic's terms: gait phase and body region of a frame --------------------------
+# Named body segments as landmark pairs (MediaPipe's own left/right labels).
+SEGMENTS: dict[str, tuple[int, int]] = {
+    **{f"{side} {part}": (a + k, b + k) for k, side in enumerate(("left", "right"))
+       for part, (a, b) in {"thigh (hip to knee)": (23, 25), "knee and shank": (25, 27), "ankle and foot": (27, 31),
+                            "upper arm": (11, 13), "forearm and hand": (13, 15)}.items()},
+    "trunk": (11, 23), "pelvis": (23, 24), "shoulders": (11, 12), "head": (0, 7),
+}
+
+
+def frame_regions(maps: np.ndarray, skeleton: np.ndarray | None) -> list[str | None]:
+    """Per frame, the body segment carrying most of the map: `maps` [8, 224, 224] in 0..1,
+    `skeleton` [8, 33, 2] landmarks in model-frame pixels (None: no landmarks → all None).
+    A segment's score is the mean map value along it (17 points from end to end)."""
+    if skeleton is None:
+        return [None] * len(maps)
+    t = np.linspace(0.0, 1.0, 17)[:, None]
+    out: list[str | None] = []
+    for m, pts in zip(maps, np.asarray(skeleton, dtype=np.float64)):
+        best, best_score = None, 0.0
+        for name, (a, b) in SEGMENTS.items():
+            if not np.isfinite(pts[[a, b]]).all():
+                continue
+            line = np.round(pts[a] + t * (pts[b] - pts[a])).astype(int)
+            inside = (line >= 0).all(1) & (line < [m.shape[1], m.shape[0]]).all(1)
+            score = float(m[line[inside, 1], line[inside, 0]].mean()) if inside.any() else 0.0
+            if score > best_score:
+                best, best_score = name, score
+        out.append(best)
+    return out
+
+
+def phase_name(phase: tuple[float, str, str] | None) -> str | None:
+    """(percent of cycle, "stance" | "swing", side) → e.g. "left mid-swing, 80% of the cycle"."""
+    if not phase:
+        return None
+    pct, kind, side = phase
+    # Perry's phases of the gait cycle, by the measured stance / swing of this leg.
+    limits = ((10, "loading response"), (30, "mid-stance"), (50, "terminal stance"), (101, "pre-swing")) \
+        if kind == "stance" else ((73, "initial swing"), (87, "mid-swing"), (101, "terminal swing"))
+    name = next(n for limit, n in limits if pct < limit)
+    return f"{side} {name}, {pct:.0f}% of the cycle"
+
+
+def frame_titles(analysis: Analysis, explanation: Explanation) -> list[str]:
+    """One title per frame: its share of the map, gait phase and the segment the map favours."""
+    phases = list(getattr(analysis, "frame_phases", []) or []) + [None] * 8
+    regions = frame_regions(explanation.maps, getattr(analysis, "skeleton", None))
+    out = []
+    for k, (share, region) in enumerate(zip(explanation.frame_importance, regions)):
+        parts = [f"Frame {k + 1}: {share:.0%}", phase_name(phases[k]), region]
+        out.append(" · ".join(p for p in parts if p))
+    return out
+
+
+def summary_sentence(analysis: Analysis, explanation: Explanation) -> str:
+    """E.g. "Most weight on frame 5 (left mid-swing, 80% of the cycle), around the left knee and shank: …"."""
+    k = int(np.argmax(explanation.frame_importance))
+    phases = list(getattr(analysis, "frame_phases", []) or []) + [None] * 8
+    region = frame_regions(explanation.maps[k : k + 1], None if analysis.skeleton is None else analysis.skeleton[k : k + 1])[0]
+    where = f", around the {region}" if region else ""
+    when = f" ({phase_name(phases[k])})" if phases[k] else ""
+    return (f"Most weight on frame {k + 1}{when}{where}: {explanation.frame_importance[k]:.0%} of the map's mass "
+            f"for {explanation.target}.")
+
+
 # --- Public API ----------------------------------------------------------------------------
 def explain(analysis: Analysis, method: str = "gradcam", target: str | int | None = None,
             model: nn.Module | None = None) -> Explanation:

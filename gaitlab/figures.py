@@ -147,10 +147,18 @@ def ablation_chart(note_ablation: "NoteAblation") -> go.Figure:
                    "Gait pattern", "Note given to the model", height=120 + 32 * len(table))
 
 
+# Integrated gradients from a baseline note whose words are [PAD]: the bars add up to the difference.
+WORD_AXIS = ("Integrated gradients: the word's share of p(note) − p(words replaced by [PAD]) "
+             "(+ = the word supports it)")
+
+
 def word_attribution_chart(df: pd.DataFrame) -> go.Figure:
     """Horizontal bars, one per word in note order: red supports the target class, blue argues against.
 
-    An empty frame gives a figure with no traces and a message.
+    `df` is `ablation.word_attribution(...)`: integrated gradients, so each bar is the word's
+    share of p(target | note) − p(target | baseline), the baseline being the note with its words
+    replaced by [PAD]; the bars add up to that difference. An empty frame gives a figure with no
+    traces and a message.
     """
     target = df.attrs.get("target")
     title = f"Which words pushed towards {DISPLAY_NAMES.get(target, 'the answer')}"
@@ -158,7 +166,7 @@ def word_attribution_chart(df: pd.DataFrame) -> go.Figure:
         fig = go.Figure()
         fig.add_annotation(text="The note has no words to weigh.", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
-        return _layout(fig, title, "Change in probability", "Word")
+        return _layout(fig, title, WORD_AXIS, "Word")
     # Numbered labels keep repeated words on their own bars.
     labels = [f"{p + 1}. {w}" for w, p in zip(df["word"], df["position"])]
     values = df["attribution"].to_numpy(dtype=float)
@@ -166,8 +174,10 @@ def word_attribution_chart(df: pd.DataFrame) -> go.Figure:
                            marker_color=[UP_COLOR if v > 0 else DOWN_COLOR for v in values],
                            hovertemplate="%{y}: %{x:+.2%}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")  # first word on top, as it is read
-    return _layout(fig, title, "Change in probability when the word is removed (+ = the word supports it)",
-                   "Word", xaxis_tickformat="+.1%", height=160 + 22 * len(df))
+    full, base = df.attrs.get("full_probability"), df.attrs.get("baseline_probability")
+    if full is not None and base is not None:
+        title += f" (p with the note {full:.0%}, with its words as [PAD] {base:.0%})"
+    return _layout(fig, title, WORD_AXIS, "Word", xaxis_tickformat="+.1%", height=160 + 22 * len(df))
 
 
 # --- Cohorts -----------------------------------------------------------------------------------
@@ -238,6 +248,32 @@ def recall_chart(recall_dict: Mapping[str, float]) -> go.Figure:
                            hovertemplate="%{x}: %{y:.0%} recognised<extra></extra>"))
     return _layout(fig, "Recall: how many cases of each pattern were recognised", "True pattern",
                    "Recall", yaxis_range=[0, 1], yaxis_tickformat=".0%")
+
+
+def reliability_diagram(bins: Sequence[Mapping[str, float]], title: str | None = None) -> go.Figure:
+    """Reliability diagram: per confidence bin (`metrics.reliability_bins`: dicts of
+    `confidence`, `accuracy`, `count`) a point at (mean confidence, accuracy) with its count
+    written beside it and in the hover, joined by a line (one trace), and the diagonal of
+    perfect calibration (a second trace). Points under the diagonal are over-confident. The
+    title gives the count-weighted gap (top-label ECE) unless `title` is given; no bins gives
+    the diagonal alone with a message."""
+    conf = np.array([float(b["confidence"]) for b in bins])
+    acc = np.array([float(b["accuracy"]) for b in bins])
+    count = np.array([int(b["count"]) for b in bins])
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                               line=dict(color="grey", dash="dash"), hoverinfo="skip"))
+    if len(bins):
+        fig.add_trace(go.Scatter(
+            x=conf, y=acc, mode="lines+markers+text", name="model", text=[f"n={n}" for n in count],
+            textposition="top left", marker=dict(color=SERIES_COLORS[0], size=9), customdata=count,
+            hovertemplate="mean confidence %{x:.1%}<br>accuracy %{y:.1%}<br>%{customdata} walks<extra></extra>"))
+        gap = float(np.sum(count * np.abs(acc - conf)) / count.sum()) if count.sum() else 0.0
+        title = title or f"Reliability: accuracy against confidence ({len(bins)} bins, ECE {gap:.3f})"
+    else:
+        fig.add_annotation(text="No walks to bin.", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        title = title or "Reliability: accuracy against confidence"
+    return _layout(fig, title, "Mean confidence in the bin (top-label probability)", "Accuracy in the bin",
+                   xaxis_range=[0, 1.02], yaxis_range=[0, 1.05], xaxis_tickformat=".0%", yaxis_tickformat=".0%")
 
 
 # --- Images ------------------------------------------------------------------------------------

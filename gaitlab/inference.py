@@ -8,6 +8,7 @@ most supports the answer is kept as *the* clip for display and explanation.
 """
 from __future__ import annotations
 
+import csv
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,8 @@ class Analysis:
     original_frames: np.ndarray | None = None  # uint8 [8, h, w, 3]: the main clip's whole video frames
     placements: np.ndarray | None = None  # float64 [8, 2, 3]: normalised image coords → model-frame pixels
     teacher: dict[str, Any] | None = None  # the keypoint teacher's second opinion (`second_opinion`)
+    kinematics: dict[str, Any] | None = None  # `kinematics.Kinematics.to_dict()` of the walk
+    frame_phases: list[tuple[float, str, str] | None] = field(default_factory=list)  # per model frame: (% cycle, phase, side)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no tensors or images)."""
@@ -108,6 +111,8 @@ class Analysis:
             "frame_indices": list(self.frame_indices),
             "clips": [c.to_dict() for c in self.clips],
             "teacher": self.teacher,
+            "kinematics": self.kinematics,
+            "frame_phases": [list(p) if p else None for p in self.frame_phases],
         }
 
 
@@ -127,6 +132,7 @@ class CaseClips:
     frame_numbers: np.ndarray | None = None  # int [T]: source frame of each landmark row (None: row = frame)
     times_s: np.ndarray | None = None  # float [T]: time of each landmark row, when the frame rate is known
     original_frames: np.ndarray | None = None  # uint8 [N, 8, h, w, 3]: whole video frames (long side 360)
+    kinematics: Any = None  # `kinematics.Kinematics` of the landmark sequence
     row_offset: int = 0  # row of `keypoints` where the cleaned sequence (clip indices count from it) starts
 
     def frame_number(self, row: int) -> int:
@@ -197,7 +203,10 @@ def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
     track = track_walker(info, progress=progress)
     if not np.isfinite(track.landmarks[:, :, 0]).any():
         raise InputError(f"No person was found in {path.name}: GaitLab needs a video of someone walking.")
-    case = keypoint_sequence_clips(track.landmarks)
+    times = np.asarray(track.times_s, dtype=np.float64)
+    steps = np.diff(times[np.isfinite(times)])
+    fps = 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else info.fps
+    case = keypoint_sequence_clips(track.landmarks, fps=fps, aspect=info.width / info.height)
     case.source = "video"
     case.frame_numbers = np.asarray(track.frame_indices)
     case.times_s = np.asarray(track.times_s)
@@ -239,9 +248,13 @@ def _placed_source_frames(info, case: CaseClips) -> tuple[np.ndarray, np.ndarray
     return (out.reshape(n, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3), whole.reshape(n, CLIP_FRAMES, size[1], size[0], 3))
 
 
-def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
+def keypoint_sequence_clips(raw: np.ndarray, fps: float | None = None, aspect: float | None = None) -> CaseClips:
     """Rendered clips of a keypoint sequence [T, 33, 4] (NaN rows = no detection): the one path
-    every input takes from its landmarks on (a video's come from `pipeline.pose`)."""
+    every input takes from its landmarks on (a video's come from `pipeline.pose`). `fps` (rows
+    per second) and `aspect` (source width / height), when known, go to the kinematics; the
+    clips never depend on them."""
+    from gaitlab.kinematics import compute as compute_kinematics
+
     from gaitlab.pipeline.clips import keypoint_clip_matrices, keypoint_clips
     from gaitlab.pipeline.keypoints import clean_sequence, detected_frames, kept_span
 
@@ -270,14 +283,28 @@ def keypoint_sequence_clips(raw: np.ndarray) -> CaseClips:
         model_points=points,
         placements=None if matrices is None else matrices.reshape(*rows.shape, 2, 3),
         row_offset=kept_span(raw)[0],
+        kinematics=compute_kinematics(raw, fps=fps, aspect=aspect),
     )
 
 
 def keypoint_file_clips(path: Path) -> CaseClips:
     """Rendered clips of a MediaPipe keypoint CSV (the same path a video takes after pose)."""
     from gaitlab.pipeline.keypoints import load_keypoint_csv
+    from gaitlab.pipeline.pose import read_pose_times
 
-    return keypoint_sequence_clips(load_keypoint_csv(path))
+    seq = load_keypoint_csv(path)
+    try:  # a `gaitlab pose` export carries each row's time: the kinematics get a frame rate
+        times = read_pose_times(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        times = None
+    fps = None
+    if times is not None and len(times) == len(seq):
+        steps = np.diff(times[np.isfinite(times)])
+        fps = 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else None
+    case = keypoint_sequence_clips(seq, fps=fps)
+    if fps is not None:
+        case.times_s = times
+    return case
 
 
 def prepare_case(path: str | Path, progress: Progress | None = None) -> CaseClips:
@@ -387,4 +414,7 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str,
         original_frames=None if case.original_frames is None else case.original_frames[main],
         placements=None if case.placements is None else case.placements[main],
         teacher=second_opinion(teacher, case.keypoints, CLASSES[label_id]),
+        kinematics=None if case.kinematics is None else case.kinematics.to_dict(),
+        frame_phases=([case.kinematics.phase_at(i + case.row_offset) for i in case.spans[main].indices]
+                      if case.kinematics is not None else []),
     )

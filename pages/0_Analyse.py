@@ -6,6 +6,7 @@ import streamlit as st
 
 from gaitlab import app, figures
 from gaitlab.constants import DESCRIPTIONS, DISPLAY_NAMES
+from gaitlab.kinematics import figures as kinematic_figures
 
 app.page_header("Analyse a case", "The gait pattern GaitLab sees in one walk: the predicted class, "
                 "its calibrated confidence, all nine probabilities, the frames the model saw and a per-clip timeline.")
@@ -40,3 +41,25 @@ if analysis.keypoints is not None:
 st.subheader("When the pattern appears")
 st.caption("Each clip covers about one gait cycle; the answer is the average over clips that show the person.")
 st.plotly_chart(figures.clip_timeline(analysis))
+
+st.subheader("Kinematics")
+st.caption("Joint angles over the gait cycle and spatiotemporal parameters measured from the walker's landmarks, "
+           "read against normal walkers (mean ± SD). Lengths are in body heights, so no calibration is needed.")
+kin = analysis.kinematics or {}
+if not kin:
+    st.info("No kinematics were measured for this case.")
+if kinematic_figures.frontal_note(kin):
+    st.info(kinematic_figures.frontal_note(kin))
+for column, (label, value, definition) in zip(st.columns(4), kinematic_figures.key_figures(kin)):
+    column.metric(label, value, help=definition)
+angles = kinematic_figures.measured_angles(kin)
+for row in (angles[:3], angles[3:]):
+    for column, angle in zip(st.columns(3), row):
+        with column:
+            st.plotly_chart(kinematic_figures.angle_curves(kin, angle), key=f"kinematics_{angle}")
+            st.caption(kinematic_figures.angle_caption(kin, angle))
+if kin.get("warnings"):
+    st.markdown("**What could not be measured, and why**\n" + "\n".join(f"- {w}" for w in kin["warnings"]))
+st.markdown("**Parameters** (“—”: not measured in this walk; the note says why)")
+st.dataframe(kinematic_figures.parameter_table(kin), hide_index=True)
+st.caption(kinematic_figures.band_provenance())

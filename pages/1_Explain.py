@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from gaitlab import app, figures
-from gaitlab.explanations import METHODS
+from gaitlab.explanations import METHODS, frame_titles, summary_sentence
 
 METHOD_NAMES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
                 "integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion (slow)"}
@@ -18,7 +18,10 @@ st.caption(f"Predicted: {app.class_label(analysis.label)} at {analysis.confidenc
 
 explanation = app.explain_case(ref, note, analysis, "gradcam", target)
 st.subheader(f"Grad-CAM for {app.class_label(target)} (probability {explanation.target_probability:.0%} on this clip)")
-st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays), title="Grad-CAM over the frames the model saw"))
+st.markdown(summary_sentence(analysis, explanation))
+st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays), titles=frame_titles(analysis, explanation),
+                                      title="Grad-CAM over the frames the model saw (each frame: its share of the map, "
+                                      "gait phase, and the body segment the map favours)"))
 if explanation.original_overlays is not None:
     st.plotly_chart(figures.frames_figure(np.stack(explanation.original_overlays),
                                           title="The same maps on the original video frames (taken back through each frame's crop)"))

@@ -10,12 +10,11 @@ from gaitlab.constants import CLASSES
 from gaitlab.errors import WeightsError
 from gaitlab.synth.walker import WalkerParams
 
-SOURCE_NAMES = {"keypoints": "Keypoints (the model's training domain; no aid visible)",
-                "device": "Keypoint silhouettes with the walking aid drawn",
-                "video": "Rendered video through background subtraction (slower)"}
-VIDEO_NOTE = ("Walking towards the camera keeps the body over the picture's centre most of the time, so the "
-              "video pipeline's temporal-median background partly learns the person: front-view silhouettes "
-              "come out broken. That is a limit of background subtraction, not of the simulated gait.")
+SOURCE_NAMES = {"keypoints": "The walk's keypoints, as a keypoint CSV gives them",
+                "video": "The rendered video through MediaPipe Pose, as an uploaded video (slower)"}
+AID_NOTE = ("The walking aid is drawn only in the video. The model reads body landmarks, drawn as pose frames "
+            "(limbs and joints), which have no place for a cane or a frame: it sees the aid only through the "
+            "posture it causes and, from the video, through what it does to the pose estimate.")
 SLIDERS = [n for n, p in sim.PARAMETERS.items() if p.kind == "float" and n != "step_length"]
 
 
@@ -31,7 +30,7 @@ def _file(values: tuple, suffix: str) -> bytes:
 
 @st.cache_data(show_spinner="Asking the model…", max_entries=64)
 def _analysis(values: tuple, source: str):
-    return sim.classify(WalkerParams(**dict(values)), app.cached_model(), source)
+    return sim.classify(WalkerParams(**dict(values)), app.cached_model(), source, teacher=app.cached_teacher())
 
 
 @st.cache_data(show_spinner="Sweeping…", max_entries=32)
@@ -65,7 +64,8 @@ st.caption(f"Step length {params.step_length:.2f} body heights; speed {params.sp
            f"(≈ {params.speed * 1.7:.2f} m/s for a 1.70 m adult).")
 
 st.subheader("The walk")
-st.plotly_chart(figures.frames_figure(_preview(values)).update_layout(title_text="One gait cycle"), key="sim_walk")
+st.plotly_chart(figures.frames_figure(_preview(values)).update_layout(title_text="One gait cycle of the video"),
+                key="sim_walk")
 left, right = st.columns(2)
 left.download_button("Download as video (.mp4)", _file(values, ".mp4"), file_name=f"simulated_{name}.mp4")
 right.download_button("Download as MediaPipe keypoints (.csv)", _file(values, ".csv"),
@@ -78,16 +78,19 @@ try:
 except WeightsError as exc:
     st.warning(f"No model to ask: {exc}")
     st.stop()
-if source == "video" and params.view == "front":
-    st.info(VIDEO_NOTE)
+if params.device != "none":
+    st.info(AID_NOTE)
 app.show_warnings(analysis)
 st.markdown(f"**{app.class_label(analysis.label)}** at {analysis.confidence:.0%} "
             f"(the preset's own class: {analysis.probabilities[name]:.0%}).")
+if (opinion := app.second_opinion_line(analysis)) is not None:
+    st.markdown(opinion)
 st.plotly_chart(figures.probability_bars(analysis.probabilities), key="sim_probs")
 ref = app.CaseRef("simulated walk", app.sha256_bytes(repr((values, source)).encode()), ".csv")
 explanation = app.explain_case(ref, "", analysis)
 st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays)).update_layout(
-    title_text=f"Grad-CAM for {app.class_label(analysis.label)}"), key="sim_cam")
+    title_text=f"Grad-CAM for {app.class_label(analysis.label)} on the model's pose frames"), key="sim_cam")
+st.caption(app.pose_frames_caption(analysis))
 
 st.subheader("Sweep one parameter")
 c1, c2 = st.columns([2, 1])

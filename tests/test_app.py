@@ -58,3 +58,35 @@ def test_the_frame_opens_on_the_analyse_page_and_lists_every_page():
     at = run_page("streamlit_app.py")
     assert at.title[0].value == "Analyse a case"
     assert any(NOTICE in c.value for c in at.sidebar.caption)
+
+
+@pytest.fixture
+def fresh_streamlit_caches():
+    """Models cached by one page run must not leak into another test's (and back)."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def test_simulator_page_shows_the_model_its_pose_frames(random_weights, monkeypatch, fresh_streamlit_caches):
+    """Whatever the shipped weights: on a pose-frame student the simulator shows the walk, the
+    answer and Grad-CAM over the model's pose frames, and says where a walking aid shows."""
+    from gaitlab.weights import WEIGHTS_ENV
+
+    monkeypatch.setenv(WEIGHTS_ENV, str(random_weights))
+    at = AppTest.from_file(str(ROOT / "pages" / "6_Simulator.py"), default_timeout=300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 4  # the walk, the probabilities, Grad-CAM, the sweep
+    assert any("Pose frames" in c.value for c in at.caption)
+    assert list(at.radio(key="sim_source").options) == ["The walk's keypoints, as a keypoint CSV gives them",
+                                                       "The rendered video through MediaPipe Pose, as an "
+                                                       "uploaded video (slower)"]
+    at.selectbox(key="sim_preset").select("Disabled_Assistive").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("drawn only in the video" in i.value for i in at.info)

@@ -75,3 +75,20 @@ def test_bench_videos_are_the_synth_walker_rendered(tmp_path):
     cap.release()
     stamp = path.stat().st_mtime_ns
     assert cached_video(spec, tmp_path) == path and path.stat().st_mtime_ns == stamp  # reused
+
+
+def test_kinematics_section_times_a_10_s_walk_beyond_pose():
+    """The `kinematics` section: both figures measured on 300-frame walks, side and frontal."""
+    from gaitlab.bench import QUICK, SECTIONS, BenchReport
+    from gaitlab.bench_kinematics import _walk, bench_kinematics, kinematics_after_pose
+
+    assert "kinematics" in SECTIONS and TARGETS["kinematics_10s_ms"] == Target("<=", 50.0)
+    report = BenchReport(mode="quick", machine={})
+    bench_kinematics(QUICK, report)
+    assert set(report.figures) == set(SECTION_FIGURES["kinematics"])
+    assert all(math.isfinite(v) and v > 0 for v in report.figures.values())
+    assert "300 frames" in report.inputs["kinematics"]
+    for view, seen in (("side", "sagittal"), ("front", "frontal")):
+        seq, fps, aspect = _walk(view)
+        out = kinematics_after_pose(seq, fps, aspect)
+        assert seq.shape == (300, 33, 4) and out["view"] == seen and len(out["frame_phases"]) == 8

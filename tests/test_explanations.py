@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from gaitlab.pipeline.clips import to_model_input
+from gaitlab.pipeline.clips import blank_clip, to_model_input
 from gaitlab.constants import CLASSES, FRAME_SIZE
 from gaitlab.inference import Analysis
-from gaitlab.pipeline.render import render_silhouettes
+from gaitlab.pipeline.pose_frames import PoseStyle, render_pose_frames
 from gaitlab.text import embed_note
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 from gaitlab.weights import load_model
@@ -24,27 +24,29 @@ HALF = FRAME_SIZE // 2
 
 
 class HalfBrightness(nn.Module):
-    """[B, 3, 8, 224, 224] → [B, 2, 8, 28, 28]: channel 0 is the brightness of 8x8 cells in the
-    left half of the frame, channel 1 in the right half (zero elsewhere)."""
+    """[B, 3, 8, 224, 224] → [B, 2, 8, 28, 28]: channel 0 is the ink (brightness above black,
+    any channel) of 8x8 cells in the left half of the frame, channel 1 in the right half (zero
+    elsewhere)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pool = nn.Conv3d(3, 1, (1, 8, 8), stride=(1, 8, 8), bias=False)
         nn.init.constant_(self.pool.weight, 1.0 / (3 * 8 * 8))
-        self.relu = nn.ReLU(inplace=True)  # black (normalised ≈ -2) → 0, white (≈ +2.2) stays
+        self.relu = nn.ReLU(inplace=True)
+        self.register_buffer("black", blank_clip()[:, :, :1, :1, :1])  # black per channel, normalised
         halves = torch.zeros(2, 1, 28, 28)
         halves[0, ..., :14], halves[1, ..., 14:] = 1.0, 1.0
         self.register_buffer("halves", halves)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.pool(clip)) * self.halves
+        return self.relu(self.pool(clip - self.black)) * self.halves
 
 
 class HalfModel(nn.Module):
     """Logit of class 0 = brightness of the left half, class 1 = right half, the rest 0: the
     evidence for each class is known exactly. The note is ignored."""
 
-    def __init__(self, gain: float = 60.0) -> None:
+    def __init__(self, gain: float = 100.0) -> None:
         super().__init__()
         self.cam = HalfBrightness()
         self.gain = gain
@@ -59,28 +61,27 @@ class HalfModel(nn.Module):
         return torch.cat([evidence, rest], dim=1)
 
 
-def walker_frames(shift: int = 0, seed: int = 0) -> np.ndarray:
-    """8 silhouettes uint8 [8, 224, 224] of a generated walker, moved `shift` pixels sideways."""
+def walker_frames(shift: int = 0, seed: int = 0, scale: float = 1.0) -> np.ndarray:
+    """Pose frames uint8 [8, 224, 224, 3] of one clip of a generated walker (one crop), drawn
+    `shift` pixels sideways at `scale` of the usual size."""
     seq = walk_keypoints(WalkerParams(), n_frames=40)
-    frames = render_silhouettes(seq, np.linspace(seed, 36, 8).astype(int))
-    return np.roll(frames, shift, axis=2)
+    return render_pose_frames(seq, np.linspace(seed, 36, 8).astype(int), PoseStyle(scale=scale, shift=(shift, 0.0)))
 
 
 def make_analysis(frames: np.ndarray, label: str = "Normal", note: str = "knee pain") -> Analysis:
-    """An `Analysis` built directly from 8 silhouettes (what `analyze` would hand over)."""
+    """An `Analysis` built directly from 8 pose frames (what `analyze` would hand over)."""
     return Analysis(
         path="synthetic", source="keypoints", description=note, label=label, confidence=0.5,
         probabilities={c: 1 / len(CLASSES) for c in CLASSES}, clip=to_model_input(frames),
-        embedding=torch.from_numpy(embed_note(note)).unsqueeze(0),
-        frames=np.repeat(frames[..., None], 3, axis=-1), clips=[], main_clip=0,
+        embedding=torch.from_numpy(embed_note(note)).unsqueeze(0), frames=frames, clips=[], main_clip=0,
     )
 
 
 @pytest.fixture(scope="module")
 def two_walkers() -> Analysis:
     """One walker in each half of the frame: evidence for class 0 on the left, class 1 right."""
-    base = walker_frames()
-    frames = np.maximum(np.roll(base, -56, axis=2), np.roll(base, 56, axis=2))
+    frames = np.maximum(walker_frames(-56, scale=0.8), walker_frames(56, scale=0.8))
+    assert not frames[:, :, 108:116].any()  # the halves do not touch
     return make_analysis(frames, label=CLASSES[0])
 
 
@@ -148,6 +149,29 @@ def test_source_frames_get_their_own_overlays():
     assert len(result.source_overlays) == 8
     assert all(o.shape == (224, 224, 3) and o.dtype == np.uint8 for o in result.source_overlays)
     assert not np.array_equal(result.source_overlays[0], result.overlays[0])
+
+
+# A crop of the right half of a 160×90 original frame: normalised x 0.5..1 → model x 0..224.
+RIGHT_HALF_CROP = np.array([[2.0 * FRAME_SIZE, 0.0, -FRAME_SIZE], [0.0, FRAME_SIZE, 0.0]])
+
+
+def test_maps_go_back_onto_the_whole_original_frames(two_walkers):
+    """The heat sits where the crop took the evidence from: class 0's (the model frame's left
+    half) on the original's third quarter, none outside the crop."""
+    video = make_analysis(two_walkers.frames)
+    video.original_frames = np.full((8, 90, 160, 3), 90, dtype=np.uint8)
+    video.placements = np.repeat(RIGHT_HALF_CROP[None], 8, axis=0)
+    result = ex.explain(video, "gradcam", model=HalfModel())
+    assert len(result.original_overlays) == 8
+    assert all(o.shape == (90, 160, 3) and o.dtype == np.uint8 for o in result.original_overlays)
+    on_originals = ex.maps_on_originals(result.maps, video.placements, 90, 160)
+    assert on_originals.shape == (8, 90, 160)
+    assert not on_originals[..., :79].any()  # outside the crop
+    assert on_originals[..., 80:120].sum() > 0.9 * on_originals.sum()
+    cold = result.original_overlays[0][:, :79]  # no heat: one colour (cold blended over grey)
+    assert (cold == cold[0, 0]).all() and (result.original_overlays[0][:, 80:120] != cold[0, 0]).any(axis=-1).any()
+    assert make_analysis(two_walkers.frames).original_frames is None
+    assert ex.explain(two_walkers, "gradcam", model=HalfModel()).original_overlays is None
 
 
 def _hooks(model: nn.Module) -> int:
@@ -226,18 +250,21 @@ def test_write_explanation_writes_pngs_strip_and_json(tmp_path, two_walkers):
     model = HalfModel()
     video = make_analysis(walker_frames())
     video.source_frames = np.full((8, 224, 224, 3), 90, dtype=np.uint8)
+    video.original_frames = np.full((8, 90, 160, 3), 90, dtype=np.uint8)
+    video.placements = np.repeat(RIGHT_HALF_CROP[None], 8, axis=0)
     result = ex.explain(video, model=model)
     score = ex.faithfulness(video, result, model=model)
     paths = ex.write_explanation(result, video, tmp_path / "out", faithfulness=score)
     names = {p.name for p in paths}
     assert {f"frame_{i}.png" for i in range(8)} <= names
     assert {f"source_frame_{i}.png" for i in range(8)} <= names
+    assert {f"original_frame_{i}.png" for i in range(8)} <= names
     assert {"strip.png", "explanation.json"} <= names
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
     frame = cv2.imread(str(tmp_path / "out" / "frame_0.png"))
     np.testing.assert_array_equal(frame[..., ::-1], result.overlays[0])  # PNGs are RGB-correct
     strip = cv2.imread(str(tmp_path / "out" / "strip.png"))
-    assert strip.shape == (2 * 224, 8 * 224, 3)
+    assert strip.shape == (3 * 224, 8 * 224, 3)  # model frames, source frames, whole originals
     record = json.loads((tmp_path / "out" / "explanation.json").read_text())
     assert record["method"] == "gradcam" and record["target"] == "Normal"
     assert len(record["frame_importance"]) == 8

@@ -106,6 +106,17 @@ def test_word_attribution_chart_one_bar_per_word():
     assert len(_check(empty)) == 0 and empty.layout.annotations
 
 
+def test_word_attribution_chart_says_integrated_gradients_not_removal():
+    """The bars are integrated gradients from a [PAD] baseline, not leave-one-word-out changes."""
+    df = pd.DataFrame({"word": ["stiff", "knee"], "position": [0, 1], "attribution": [0.03, 0.05]})
+    df.attrs.update(target="KOA_Mild", full_probability=0.4, baseline_probability=0.32)
+    fig = figures.word_attribution_chart(df)
+    axis = fig.layout.xaxis.title.text
+    assert "Integrated gradients" in axis and "[PAD]" in axis and "removed" not in axis
+    assert "40%" in fig.layout.title.text and "32%" in fig.layout.title.text
+    assert figures.word_attribution_chart(df.iloc[:0]).layout.xaxis.title.text == axis
+
+
 def test_cohort_distribution_chart_one_trace_per_class(table):
     data = _check(figures.cohort_distribution_chart(table))
     assert len(data) == 9 and all(len(t.x) == 2 for t in data)  # two cohorts; the error row is ignored
@@ -147,3 +158,21 @@ def test_frames_figure_grid(columns, rows):
     assert len({a.y for a in fig.layout.annotations}) == rows
     with pytest.raises(ValueError):
         figures.frames_figure(frames[..., 0])
+
+
+def test_reliability_diagram_points_diagonal_and_counts():
+    from gaitlab.metrics import expected_calibration_error, reliability_bins
+
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(9) * 0.4, size=60)
+    y = rng.integers(0, 9, 60)
+    bins = reliability_bins(y, probs, n_bins=6)
+    fig = figures.reliability_diagram(bins)
+    diagonal, model = _check(fig)
+    assert list(diagonal.x) == [0, 1] and list(diagonal.y) == [0, 1]
+    np.testing.assert_allclose(model.x, [b["confidence"] for b in bins])
+    np.testing.assert_allclose(model.y, [b["accuracy"] for b in bins])
+    assert list(model.text) == [f"n={b['count']}" for b in bins] and list(model.customdata) == [10] * 6
+    assert f"{expected_calibration_error(y, probs, n_bins=6):.3f}" in fig.layout.title.text
+    empty = figures.reliability_diagram([])
+    assert len(_check(empty)) == 1 and empty.layout.annotations

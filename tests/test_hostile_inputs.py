@@ -260,8 +260,8 @@ def test_junk_csvs_that_load_also_analyse(model, data):
     except InputError as exc:  # e.g. detections too scattered to keep 8 consecutive frames
         assert_plain(exc)
         return
-    assert case.masks.dtype == np.uint8 and case.masks.shape[1:] == (CLIP_FRAMES, 224, 224)
-    assert case.masks.any(), "the rendered silhouettes are empty"
+    assert case.masks.dtype == np.uint8 and case.masks.shape[1:] == (CLIP_FRAMES, 224, 224, 3)
+    assert case.masks.any(), "the pose frames are empty"
     result = score_case(case, "", model, name=str(path))
     probs = np.array([result.probabilities[c] for c in CLASSES])
     assert np.isfinite(probs).all() and abs(probs.sum() - 1) < 1e-4

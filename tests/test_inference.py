@@ -32,15 +32,51 @@ def test_analyze_video(walker_video, model):
     result = analyze(walker_video, "knee pain", model=model)
     _check(result)
     assert result.source == "video" and result.source_frames.shape == (8, 224, 224, 3)
-    assert (result.frames > 0).mean() > 0.02  # a person is in the frames the model saw
+    assert all(result.frames[..., c].any() for c in range(3))  # pose frames: left, right, trunk
     assert not any("several people" in w.lower() for w in result.warnings)
+    # The whole original frames (long side 360 for this 320×240 video) and each frame's crop.
+    assert result.original_frames.shape == (8, 240, 320, 3) and result.original_frames.dtype == np.uint8
+    assert result.placements.shape == (8, 2, 3) and np.isfinite(result.placements).all()
+    assert result.skeleton.shape == (8, 33, 2)
 
 
 def test_analyze_keypoint_csv(walker_csv, model):
     result = analyze(walker_csv, model=model)
     _check(result)
-    assert result.source == "keypoints" and result.source_frames is None
+    assert result.source == "keypoints" and result.source_frames is None and result.original_frames is None
     assert not result.embedding.any()  # no note → zero embedding
+    # Each frame's placement maps the main clip's landmarks onto the skeleton drawn on the frames
+    # (the skeleton comes from the cleaned, lightly smoothed landmarks: within a pixel or so).
+    seq = result.keypoints[list(result.frame_indices)]
+    placed = np.einsum("nij,nkj->nki", result.placements,
+                       np.concatenate([seq[..., :2], np.ones((8, 33, 1))], axis=-1))
+    assert np.abs(placed - result.skeleton).max() < 1.5
+
+
+class _Teacher:
+    """Stands in for the keypoint teacher: always the same reading of any walk."""
+
+    def __init__(self, label: str) -> None:
+        self.probs = np.full(len(CLASSES), 0.02)
+        self.probs[CLASSES.index(label)] = 1 - 0.02 * (len(CLASSES) - 1)
+
+    def predict_proba(self, seqs):
+        return np.stack([self.probs for _ in seqs])
+
+
+def test_the_teacher_gives_a_second_opinion(walker_csv, model):
+    from gaitlab.inference import prepare_case, score_case
+
+    case = prepare_case(walker_csv)
+    alone = score_case(case, "", model, name="w")
+    assert alone.teacher is None and alone.to_dict()["teacher"] is None
+    other = next(c for c in CLASSES if c != alone.label)
+    for label, agrees in ((alone.label, True), (other, False)):
+        result = score_case(case, "", model, name="w", teacher=_Teacher(label))
+        assert result.teacher["label"] == label and result.teacher["agrees"] is agrees
+        assert result.teacher["confidence"] == pytest.approx(0.84)
+        assert result.probabilities == alone.probabilities  # a second opinion, not a vote
+        assert json.loads(json.dumps(result.to_dict()))["teacher"]["label"] == label
 
 
 def test_note_changes_the_answer_but_not_the_clip(walker_csv, model):

@@ -16,10 +16,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"constants", "errors", "files"}),
     ("pipeline", {"pipeline"}),
     ("kinematics", {"kinematics"}),
-    ("model", {"model", "text", "weights", "inference", "metrics"}),
+    ("model", {"model", "teacher_net", "text", "weights", "inference", "metrics"}),
     ("explain", {"explanations", "ablation", "figures", "cohort"}),
     ("build", {"training", "synth"}),
-    ("front", {"app", "cli", "bench", "bench_sections", "demo", "__main__", "__init__"}),
+    ("front", {"app", "cli", "bench", "bench_sections", "bench_kinematics", "demo", "__main__", "__init__"}),
 ]
 RANK = {part: k for k, (_, parts) in enumerate(LAYERS) for part in parts}
 MAX_LINES = 500

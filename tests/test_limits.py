@@ -90,19 +90,26 @@ def test_empty_upload_is_refused():
 
 
 # --- Video duration ---------------------------------------------------------------------------
-def test_long_video_is_analysed_with_a_warning(tmp_path, model):
-    # 1 frame per second keeps a 5-minute video small and quick.
-    n = LONG_VIDEO_SECONDS + 20
-    path = write_video(tmp_path / "long.avi", n=n, w=64, h=48, fps=1.0)
-    info = probe_video(path)
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory) -> Path:
+    # 1 frame per second keeps a 5-minute video small and quick to write.
+    return write_video(tmp_path_factory.mktemp("long") / "long.avi", n=LONG_VIDEO_SECONDS + 20, w=64, h=48, fps=1.0)
+
+
+def test_long_video_is_analysed_with_a_warning(long_video):
+    info = probe_video(long_video)
     assert info.duration_s > LONG_VIDEO_SECONDS
     warning = [w for w in info.warnings if "minutes long" in w]  # analyze passes these on
     assert warning and "most of it is not looked at" in warning[0], info.warnings
     # One frame per second is also too coarse for gait, and the answer says so.
     assert any("frame rate is only 1 per second" in w for w in info.warnings), info.warnings
-    # This scene holds no one: after reading it all, analyze refuses it in one plain sentence.
+
+
+@pytest.mark.slow
+def test_long_video_without_a_person_is_refused_after_reading_it(long_video, model):
+    """Pose looks for a walker in all 320 frames (minutes on two busy cores): the slow tier."""
     with pytest.raises(InputError, match="No person was found in long.avi"):
-        analyze(path, model=model)
+        analyze(long_video, model=model)
 
 
 def test_ordinary_video_has_no_limit_warning(walker_video, model):

@@ -6,7 +6,7 @@ import torch
 
 from gaitlab.constants import CLASSES
 from gaitlab.errors import WeightsError
-from gaitlab.model import gait_student
+from gaitlab.model import pose_student
 from gaitlab.weights import DEFAULT_WEIGHTS, card_path, load_model, load_weights, read_card, save_weights
 
 
@@ -21,7 +21,7 @@ def test_round_trip_gives_identical_outputs(random_weights):
     model, card = load_weights(random_weights)
     assert card["classes"] == list(CLASSES) and len(card["sha256"]) == 64
     torch.manual_seed(0)
-    ref = gait_student().eval()
+    ref = pose_student().eval()
     x, e = torch.randn(1, 3, 8, 224, 224), torch.randn(1, 384)
     with torch.no_grad():
         assert torch.allclose(model(x, e), ref(x, e), atol=1e-6)
@@ -72,14 +72,27 @@ def test_refuses_tampered_file(tmp_path, random_weights):
 
 
 def test_save_fills_card(tmp_path):
-    card = save_weights(gait_student(), {"architecture": "gait_student"}, tmp_path / "m.safetensors")
+    card = save_weights(pose_student(), {"architecture": "pose_student"}, tmp_path / "m.safetensors")
     assert read_card(tmp_path / "m.safetensors") == card
     assert "cam_layer" not in card and card["tensors"]
+
+
+def test_refuses_weights_trained_on_another_view(tmp_path, random_weights):
+    """Silhouette-era weights load as tensors but would read pose frames as nonsense."""
+    assert load_model(random_weights).card["view"] == "pose_limbs"
+    w = _copy(random_weights, tmp_path)
+    card = json.loads(card_path(w).read_text())
+    card["view"] = "silhouette"
+    card_path(w).write_text(json.dumps(card))
+    load_weights(w)  # the file itself is sound
+    with pytest.raises(WeightsError, match="silhouette"):
+        load_model(w)
 
 
 def test_shipped_weights_load():
     if not DEFAULT_WEIGHTS.exists():
         pytest.fail("the shipped weights are missing from weights/")
     model = load_model()
-    assert hasattr(model, "cam_layer") and model.card["view"] == "silhouette"
+    assert hasattr(model, "cam_layer") and model.card["view"] == "pose_limbs"
+    assert model.card["architecture"] == "pose_student"
     assert "metrics" in model.card and "protocol" in model.card

@@ -1,4 +1,5 @@
-"""Statistics over a cohort table: what was predicted, how sure, and — where labels exist — how right.
+"""Statistics over a cohort table: what was predicted, how sure, where labels exist how right,
+and the walks' kinematics per cohort (`kinematic_values`, `kinematics_by_cohort`).
 
 Input everywhere is the table of `gaitlab.cohort.run_cohort` (columns `cohort.COLUMNS`), either
 straight from memory or read back from its CSV. The two differ (empty strings vs NaN, numbers
@@ -9,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gaitlab.cohort.table import KINEMATIC_COLUMNS, NUMERIC_COLUMNS
 from gaitlab.constants import CLASSES, DISPLAY_NAMES
 from gaitlab.metrics import label_metrics
 
@@ -139,3 +141,50 @@ def labelled_metrics(table: pd.DataFrame) -> dict | None:
         "recall": {c: r for c, r in m["per_class_recall"].items() if r is not None},
         "confusion": pd.DataFrame(m["confusion_matrix"], index=list(CLASSES), columns=list(CLASSES)),
     }
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the table with its numeric columns as floats (NaN where a cell is blank: a
+    kinematic parameter not measured, an error row), so it shows as one typed table."""
+    out = table.copy()
+    for column in NUMERIC_COLUMNS:
+        if column in out.columns:
+            out[column] = pd.to_numeric(out[column], errors="coerce")
+    return out
+
+
+def kinematic_values(table: pd.DataFrame) -> pd.DataFrame:
+    """The analysed cases' kinematics, long: cohort, path, parameter (a `KINEMATIC_COLUMNS`
+    name), value (float) — one row per case and measured parameter; a missing value (blank
+    cell, NaN) has no row. Columns a table lacks (an older CSV) give no rows."""
+    rows = analysed_rows(table)
+    present = [c for c in KINEMATIC_COLUMNS if c in rows.columns]
+    if "path" not in rows.columns:
+        rows["path"] = ""
+    long = rows.melt(id_vars=["cohort", "path"], value_vars=present, var_name="parameter", value_name="value")
+    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    long = long.dropna(subset=["value"])
+    long["path"] = _text(long["path"])
+    return long[["cohort", "path", "parameter", "value"]].reset_index(drop=True)
+
+
+def kinematics_by_cohort(table: pd.DataFrame) -> pd.DataFrame:
+    """Per cohort and kinematic parameter: cohort, parameter, n (cases with a value), missing
+    (analysed cases without one), median, q25, q75, outside (cases whose `outside_normal_band`
+    names the parameter). Cohorts sorted, parameters in `KINEMATIC_COLUMNS` order."""
+    rows = analysed_rows(table)
+    flagged = (_text(rows["outside_normal_band"]).str.split() if "outside_normal_band" in rows.columns
+               else pd.Series([[]] * len(rows), index=rows.index))
+    records = []
+    for name in sorted(rows["cohort"].unique()):
+        mask = rows["cohort"] == name
+        for column in KINEMATIC_COLUMNS:
+            values = (pd.to_numeric(rows.loc[mask, column], errors="coerce").dropna() if column in rows.columns
+                      else pd.Series(dtype=float))
+            n = int(len(values))
+            records.append((name, column, n, int(mask.sum()) - n,
+                            float(values.median()) if n else np.nan,
+                            float(values.quantile(0.25)) if n else np.nan,
+                            float(values.quantile(0.75)) if n else np.nan,
+                            int(flagged[mask].map(lambda names, c=column: c in names).sum())))
+    return pd.DataFrame(records, columns=["cohort", "parameter", "n", "missing", "median", "q25", "q75", "outside"])

@@ -2,7 +2,7 @@
 
 A row is a dict keyed by `COLUMNS` (`path, cohort, label, predicted, confidence,
 prob_<Class>… in CLASSES order, teacher_predicted (the keypoint teacher's
-label), warnings, error`): text in every column except
+label), the `KINEMATIC_COLUMNS`, outside_normal_band, warnings, error`): text in every column except
 `NUMERIC_COLUMNS`, which hold floats rounded to 6 decimals, or "" when the case failed. A case
 gives either a result row (`result_row`) or an error row (`error_row`, `error` filled in).
 Every cell is one line, so each row is exactly one line of the CSV.
@@ -25,12 +25,16 @@ from gaitlab.cohort.inputs import CohortItem
 from gaitlab.constants import CLASSES
 from gaitlab.errors import InputError, one_line
 
+# Kinematics of each walk (`analysis.kinematics`, see `gaitlab.kinematics`): empty when unknown.
+KINEMATIC_COLUMNS: list[str] = ["cadence_steps_per_min", "stride_length_heights", "speed_heights_per_s",
+                                "knee_rom_deg_left", "knee_rom_deg_right", "hip_rom_deg_left", "hip_rom_deg_right",
+                                "step_length_asymmetry"]
 COLUMNS: list[str] = (
     ["path", "cohort", "label", "predicted", "confidence"]
     + [f"prob_{c}" for c in CLASSES]
-    + ["teacher_predicted", "warnings", "error"]
+    + ["teacher_predicted"] + KINEMATIC_COLUMNS + ["outside_normal_band", "warnings", "error"]
 )
-NUMERIC_COLUMNS: list[str] = ["confidence"] + [f"prob_{c}" for c in CLASSES]
+NUMERIC_COLUMNS: list[str] = ["confidence"] + [f"prob_{c}" for c in CLASSES] + KINEMATIC_COLUMNS
 
 Row = dict[str, object]
 
@@ -60,6 +64,12 @@ def result_row(item: CohortItem, result: Any) -> Row:
                warnings=one_line(" | ".join(result.warnings)))
     for c in CLASSES:
         row[f"prob_{c}"] = round(result.probabilities[c], 6)
+    kin = getattr(result, "kinematics", None) or {}
+    for name in KINEMATIC_COLUMNS:
+        base, _, side = name.rpartition("_") if name.endswith(("_left", "_right")) else (name, "", "")
+        value = (kin.get(base) or {}).get(side) if side else kin.get(name)
+        row[name] = round(float(value), 6) if isinstance(value, (int, float)) and value == value else ""
+    row["outside_normal_band"] = " ".join(kin.get("outside_normal_band") or [])
     return row
 
 

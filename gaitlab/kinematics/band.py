@@ -11,7 +11,8 @@ through `gaitlab.kinematics.compute` (no frame rate: the data has none).
   over the walks' per-side mean curves at 101 points) with its provenance: data folder name,
   walks, subjects, SHA-256 of `keypoints.npz` and `metadata.csv`, command, date;
 - `write_band(record, path)` writes it as JSON (`gaitlab/kinematics/normal_band.json`);
-- `class_medians(table)` → DataFrame, per class the medians of the headline parameters.
+- `class_medians(table)` → DataFrame, per class the medians of the headline parameters
+  (`MEDIAN_COLUMNS`), and `markdown_table(table)` → that table as Markdown text.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gaitlab.constants import CLASSES
+from gaitlab.constants import DEFAULT_DATA_DIR, CLASSES
 from gaitlab.errors import InputError
 from gaitlab.files import sha256_file
 from gaitlab.kinematics import reference as ref
@@ -34,7 +35,6 @@ from gaitlab.pipeline.keypoints import load_npz_sequences
 
 # The shared data beside the repository (`../shared/data/gait-keypoints`), as the training
 # code reads it; the kinematics layer sits below training, so it names the folder itself.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "gait-keypoints"
 NORMAL = "Normal"
 # Columns of `class_medians`: (column, how it is made from a walk's parameters).
 MEDIAN_COLUMNS = {

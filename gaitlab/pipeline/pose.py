@@ -13,8 +13,10 @@ its times.
 Speed, measured on 2 shared CPU cores: 24-31 ms per frame on the 480×270 demo videos (Pose
 ~20 ms, the people search every half second 25-70 ms); ~45 ms per frame on the 768×576
 vtest.avi at 10 fps, where the people search runs every 5th frame at full size. Frames are
-analysed at most `DEFAULT_MAX_RATE` per second and shrunk to `POSE_MAX_SIDE` first (the
-figures behind both are at the constants).
+analysed at most `DEFAULT_MAX_RATE` per second (`pose_stride`) and shrunk to `POSE_MAX_SIDE`
+first (`pose_input`; the figures behind both are at the constants). `gaitlab bench` times the
+whole against a bare decode + Pose pass over the same frames (`pose_factory`,
+`native_logs_silenced`).
 """
 from __future__ import annotations
 
@@ -54,20 +56,20 @@ POSE_MODEL_FILES: dict[str, str] = {
 }
 
 # --- Rate and size --------------------------------------------------------------------------
-# Frames analysed per second at most. Measured on a 640×360 60 fps walker video (240 frames):
-# all 60/s took 27.5 ms per source frame, 30/s 13.5 ms, 15/s 6.6 ms, with the same share of
-# frames detected (0.76-0.77) and the same median landmark error (0.0067 of the frame at
-# 60/s and 30/s). 30/s halves the time of 60 fps video and keeps 33 ms steps for heel
-# strikes; clips need only 8 frames per 1.2 s gait cycle.
+# Frames analysed per second at most (README, "Pose rate"). On three synthetic 5-s 640×360
+# 60 fps walks, pose at 30/s agreed with pose on every frame within 1.0-1.3% of the body height
+# (median, interpolated to every frame; knee angle 3-4°), with the same detections and the same
+# error against the true landmarks (0.038-0.042 body heights), for half the Pose calls; 15/s
+# drifts further (1.3-1.7%, 4-5°) and coarsens heel-strike timing to 67 ms.
 DEFAULT_MAX_RATE = 30.0
 # Frames longer than this are shrunk before Pose (its networks see 224/256 px anyway):
 # on a 1920×1080 walker video it cut the time from 36 to 28 ms per frame (decoding
 # included), with every frame detected both ways and the same landmark error (0.0055-0.0058).
 POSE_MAX_SIDE = 960
-# Down to this scale the shrink is bilinear; below it, area averaging (bilinear would alias).
-# OpenCV's area resize is slow at non-integer factors: 1280×720 → 960×540 took 14.5 ms
-# against 3.2 ms bilinear on these cores, a third of a Pose call.
-AREA_BELOW_SCALE = 0.5
+# Shrinking to this scale or less averages areas (bilinear would alias); a milder shrink is
+# bilinear: OpenCV's area resize is slow at non-integer factors (1280×720 → 960×540 took
+# 14.5 ms against 3.2 ms bilinear on these cores, a third of a Pose call).
+AREA_MAX_SCALE = 0.5
 # --- Warnings -------------------------------------------------------------------------------
 MIN_DETECTED_SHARE = 0.5  # below: the walker was missing most of the time
 MIN_BODY_SHARE = 0.15  # body height / frame height below this: too few pixels per limb
@@ -218,7 +220,7 @@ def pose_input(frame: np.ndarray) -> np.ndarray:
     if max(h, w) <= POSE_MAX_SIDE:
         return frame
     s = POSE_MAX_SIDE / max(h, w)
-    how = cv2.INTER_AREA if s < AREA_BELOW_SCALE else cv2.INTER_LINEAR
+    how = cv2.INTER_AREA if s <= AREA_MAX_SCALE else cv2.INTER_LINEAR
     return cv2.resize(frame, (round(w * s), round(h * s)), interpolation=how)
 
 

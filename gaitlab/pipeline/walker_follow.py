@@ -191,7 +191,9 @@ class Follower:
         found = self._look(rgb, t, t <= self.crowd_until)
         if found is not None and self.last is not None:
             centre, body = body_geometry(found, w, h)
-            allowed = (JUMP_HEIGHTS + FAST_HEIGHTS_PER_S * (t - self.last[0])) * self.last[2]
+            # Heights of the larger body: a degenerate pose (a few landmarks bunched at the
+            # feet) must not stop the whole body near it from taking over.
+            allowed = (JUMP_HEIGHTS + FAST_HEIGHTS_PER_S * (t - self.last[0])) * max(self.last[2], body)
             if np.hypot(*(centre - self.last[1])) > allowed:  # someone else, or a glitch
                 self.crowd_until = t + CROWD_HOLD_S
                 self.crop_key = object()  # the next crop starts with a fresh tracker

@@ -3,15 +3,17 @@
 A simulated walk is a `WalkerParams` (`gaitlab.synth.walker`): `PARAMETERS` gives each clinically
 meaningful field a label and range, `PRESETS` one walk per class fitted to that class's real
 statistics (read at import from the data file `presets.json`; `gaitlab.synth.presets` fits and
-checks them), `simulate` turns
-a walk into keypoints plus a walking-aid drawing, `classify` asks the model, `sweep` moves one
-parameter across its range. Speed, cadence and step length are kept consistent
+checks them), `simulate` turns a walk into keypoints plus a walking-aid drawing (for the
+video), `classify` asks the model, `sweep` moves one parameter across its range. Speed, cadence and step length are kept consistent
 (speed = step length × cadence / 60).
 
-Where a walking aid shows (see `gaitlab.synth.walker`): a keypoint CSV has no place for it (MediaPipe
-layout: body landmarks only), so the `keypoints` source carries it only through posture; the
-`device` source renders the keypoint silhouettes and draws the aid on them with the same framing
-(what background subtraction of a real video would keep), and `video` writes pixels.
+Where a walking aid shows (see `gaitlab.synth.walker`): only in the simulated video. The model
+reads landmarks, never pixels: every input becomes a MediaPipe landmark sequence drawn as pose
+frames (limbs and joints only), and a keypoint CSV has no place for an aid (body landmarks
+only). So the `keypoints` source (alias `device`, kept for older calls: the same clips) shows
+the model the aid only through the posture it causes, exactly as `analyze` would a keypoint
+file; the `video` source writes the walk with the aid drawn and takes `analyze`'s whole video
+path, where the aid reaches the model only as far as it changes what MediaPipe Pose finds.
 """
 from __future__ import annotations
 
@@ -26,13 +28,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from gaitlab.constants import CLASSES, CLIP_FRAMES, DISPLAY_NAMES
+from gaitlab.constants import CLASSES, DISPLAY_NAMES
 from gaitlab.errors import InputError
+from gaitlab.pipeline.landmarks import HIP
 from gaitlab.synth.walker import DEVICES, SIDES, VIEWS, Device, WalkerParams, walk_with_device, write_keypoint_csv
 from gaitlab.synth.walker_video import render_walk_video
 
 FPS, SECONDS = 30.0, 6.0
-SOURCES = ("keypoints", "device", "video")  # what the model is shown; see the module docstring
+SOURCES = ("keypoints", "video")  # what the model is shown; see the module docstring
+SOURCE_ALIASES = {"device": "keypoints"}  # pose frames cannot show an aid: the aid is only in the video
 _FRAMES = {"side": (640, 360), "front": (360, 640)}  # video size: landscape side, portrait phone front
 
 
@@ -210,68 +214,67 @@ def walk_bytes(params: WalkerParams, suffix: str, seconds: float = SECONDS, seed
         return write_walk(params, Path(tmp) / f"walk{suffix}", seconds, seed).read_bytes()
 
 
-def preview_frames(params: WalkerParams, n: int = 8, seconds: float = SECONDS, seed: int = 0) -> np.ndarray:
-    """`n` colour video frames uint8 [n, H, W, 3] spread over the middle gait cycle, aid drawn."""
+def preview_indices(params: WalkerParams, seq: np.ndarray, n: int = 8) -> list[int]:
+    """`n` frame indices of `seq` [T, 33, 4] spread over the one gait cycle that keeps the
+    walker most in view: the most landmarks inside the frame, then the pelvis nearest the
+    frame's centre, then nearest the middle of the walk. (A side-view walk of a few seconds
+    crosses the frame and leaves it: its middle cycle may show an empty corridor.)"""
     cycle = 120.0 / params.cadence * FPS
-    wanted = set((np.arange(n) * cycle / n + (seconds * FPS - cycle) / 2).astype(int).tolist())
+    span = int(min(len(seq) - 1, np.ceil(cycle)))
+    xy = np.asarray(seq, dtype=np.float64)[..., :2]
+    inside = ((xy >= 0) & (xy <= 1)).all(axis=-1).mean(axis=1)  # [T] share of landmarks in the frame
+    off_centre = np.abs(xy[:, list(HIP), 0].mean(axis=1) - 0.5)  # [T] pelvis from the centre, widths
+    middle = (len(seq) - 1 - span) / 2
+
+    def cost(start: int) -> tuple:
+        window = slice(start, start + span + 1)
+        return (-round(float(inside[window].mean()), 2), round(float(off_centre[window].max()), 2),
+                abs(start - middle))
+
+    best = min(range(len(seq) - span), key=cost)
+    return [int(best + k * cycle / n) for k in range(n)]
+
+
+def preview_frames(params: WalkerParams, n: int = 8, seconds: float = SECONDS, seed: int = 0) -> np.ndarray:
+    """`n` colour video frames uint8 [n, H, W, 3] of the walk's video (aid drawn) over the gait
+    cycle that keeps the walker in view (`preview_indices`)."""
+    seq, device = simulate(params, seconds)
+    wanted = preview_indices(params, seq, n)
     with tempfile.TemporaryDirectory(prefix="gaitlab-sim-") as tmp:
-        seq, device = simulate(params, seconds)
-        render_walk_video(Path(tmp) / "walk.avi", [seq], *_FRAMES[params.view], FPS, seed, devices=[device])
-        cap, frames = cv2.VideoCapture(str(Path(tmp) / "walk.avi")), []
+        path = Path(tmp) / "walk.avi"  # only up to the last frame shown
+        render_walk_video(path, [seq[: max(wanted) + 1]], *_FRAMES[params.view], FPS, seed, devices=[device])
+        cap, frames = cv2.VideoCapture(str(path)), {}
         for t in range(max(wanted) + 1):
             ok, frame = cap.read()
             if ok and t in wanted:
-                frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                frames[t] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         cap.release()
-    return np.stack(frames)
-
-
-def device_silhouettes(seq: np.ndarray, device: Device | None, indices=None, aspect: float | None = None) -> np.ndarray:
-    """`render.render_silhouettes` (plain style) with the walking aid drawn on, same framing."""
-    from gaitlab.pipeline.framing import framing_for_boxes
-    from gaitlab.pipeline.keypoints import source_aspect
-    from gaitlab.pipeline.render import SOURCE_HEIGHT, body_height, body_shapes, render_silhouettes, shapes_boxes
-    from gaitlab.synth.walker_video import draw_device
-
-    aspect = source_aspect(seq) if aspect is None else aspect
-    indices = np.arange(len(seq)) if indices is None else np.asarray(indices, dtype=int)
-    out = render_silhouettes(seq, indices=indices, aspect=aspect)
-    if device is None:
-        return out
-    px = np.array([SOURCE_HEIGHT * aspect, SOURCE_HEIGHT])
-    pts = seq[..., :2].astype(np.float64) * px
-    framing = framing_for_boxes(shapes_boxes(body_shapes(pts, body_height(pts))))
-    for j, t in enumerate(indices):
-        xy = framing.apply_points(int(t), device.points[t] * px)
-        draw_device(out[j], xy, device.segments, device.thickness[t] * SOURCE_HEIGHT * framing.scale, 255)
-    return out
+    return np.stack([frames[t] for t in wanted])
 
 
 def _case(params: WalkerParams, source: str, seconds: float):
-    """The walk as model-ready `CaseClips`, shown the model the way `source` says."""
-    from gaitlab.pipeline.clips import estimate_cycle_frames, plan_clips
-    from gaitlab.pipeline.keypoints import source_aspect
-    from gaitlab.inference import CaseClips, prepare_case
-    from gaitlab.pipeline.keypoints import step_signal
+    """The walk as model-ready `CaseClips`, shown the model the way `source` says: "keypoints"
+    (or its alias "device") takes exactly `analyze`'s path for a keypoint file
+    (`inference.keypoint_sequence_clips`); "video" writes the walk as an .mp4 (aid drawn) and
+    runs `analyze`'s whole video path on it (MediaPipe Pose, then the same keypoint path)."""
+    from gaitlab.inference import keypoint_sequence_clips, prepare_case
 
+    source = SOURCE_ALIASES.get(source, source)
     if source not in SOURCES:
         raise InputError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
-    if source == "video":  # through the whole video path: decoding, background subtraction
+    if source == "video":
         with tempfile.TemporaryDirectory(prefix="gaitlab-sim-") as tmp:
             return prepare_case(write_walk(params, Path(tmp) / "walk.mp4", seconds))
-    seq, device = simulate(params, seconds)
-    spans = plan_clips(len(seq), estimate_cycle_frames(step_signal(seq)))  # as `keypoint_clips`
-    frames = device_silhouettes(seq, device if source == "device" else None,
-                                [i for s in spans for i in s.indices], source_aspect(seq))
-    masks = frames.reshape(len(spans), CLIP_FRAMES, *frames.shape[1:])
-    return CaseClips("keypoints", spans, masks, np.ones(masks.shape[:2], bool), None, [])
+    return keypoint_sequence_clips(simulate(params, seconds)[0])
 
 
-def classify(params: WalkerParams, model, source: str = "keypoints", seconds: float = SECONDS):
-    """The model's `Analysis` of the simulated walk (no note)."""
+def classify(params: WalkerParams, model, source: str = "keypoints", seconds: float = SECONDS, teacher=None):
+    """The model's `Analysis` of the simulated walk (no note), from `source` ("keypoints", its
+    alias "device", or "video"; see the module docstring); `teacher` (e.g.
+    `inference.get_teacher()`) adds its second opinion, as in `analyze`."""
     from gaitlab.inference import score_case
 
-    return score_case(_case(params, source, seconds), "", model, name="simulated walk")
+    return score_case(_case(params, source, seconds), "", model, name="simulated walk", teacher=teacher)
 
 
 def sweep(preset_name: str | WalkerParams, parameter: str, values, model, source: str = "keypoints",

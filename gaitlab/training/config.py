@@ -19,7 +19,7 @@ from gaitlab.training.notes import DEFAULT_DROP_RATE
 class TrainConfig:
     """Everything that defines a training run (recorded in the model card)."""
 
-    epochs: int = 20
+    epochs: int = 12
     clips_per_video: int = 3  # fresh random clips drawn per training video per epoch
     batch_size: int = 16
     lr: float = 2e-3

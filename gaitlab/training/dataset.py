@@ -19,12 +19,11 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from gaitlab.pipeline import keypoints
 from gaitlab.pipeline.clips import ClipSpan, clip_indices, estimate_cycle_frames, keypoint_clips, to_model_input
-from gaitlab.constants import CLASSES, NUM_CLASSES
+from gaitlab.constants import DEFAULT_DATA_DIR, CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
 from gaitlab.training.notes import DEFAULT_DROP_RATE, note_bank, shared_embeddings
 from gaitlab.pipeline.pose_frames import PoseStyle, render_pose_frames
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "gait-keypoints"
 DATASET_NAME = "gait-keypoints"
 # Training spans are the estimated cycle times a factor from this range: it stands in for the
 # unknown frame rate and for error in the cycle estimate (a user's video will differ in both).

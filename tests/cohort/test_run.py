@@ -21,14 +21,19 @@ from gaitlab.cohort.table import COLUMNS, NUMERIC_COLUMNS, read_finished_rows
 from gaitlab.constants import CLASSES
 from gaitlab.errors import InputError
 
-# The output columns as README.md documents them ("path, cohort, label, predicted, confidence,
-# prob_<Class>…, warnings, error", classes in `CLASSES` order): spelled out, so a change to
-# `COLUMNS` shows up here rather than passing by comparison with itself.
+# The output columns as documented ("path, cohort, label, predicted, confidence, prob_<Class>…,
+# teacher_predicted, the walk's kinematics, outside_normal_band, warnings, error", classes in
+# `CLASSES` order): spelled out, so a change to `COLUMNS` shows up here rather than passing by
+# comparison with itself.
 DOCUMENTED_COLUMNS = [
     "path", "cohort", "label", "predicted", "confidence",
     "prob_Normal", "prob_KOA_Early", "prob_KOA_Mild", "prob_KOA_Severe",
     "prob_PD_Early", "prob_PD_Mild", "prob_PD_Severe",
     "prob_Disabled_Assistive", "prob_Disabled_NonAssistive",
+    "teacher_predicted",
+    "cadence_steps_per_min", "stride_length_heights", "speed_heights_per_s",
+    "knee_rom_deg_left", "knee_rom_deg_right", "hip_rom_deg_left", "hip_rom_deg_right", "step_length_asymmetry",
+    "outside_normal_band",
     "warnings", "error",
 ]
 
@@ -124,6 +129,24 @@ def test_confined_path(tmp_path):
     (root / "link").symlink_to(tmp_path / "secret")
     with pytest.raises(InputError):
         confined_path("link", root)
+
+
+def test_the_teachers_label_has_its_column():
+    """`teacher_predicted`: the keypoint teacher's label beside the student's, empty without a
+    teacher (no teacher weights) and for a failed case."""
+    from types import SimpleNamespace
+
+    from gaitlab.cohort.table import error_row, result_row
+
+    probs = {c: 1 / len(CLASSES) for c in CLASSES}
+    result = SimpleNamespace(label="Normal", confidence=0.4, probabilities=probs, warnings=["a", "b"],
+                             teacher={"label": "PD_Mild", "confidence": 0.7, "agrees": False})
+    item = CohortItem("x.csv", "A", "Normal")
+    row = result_row(item, result)
+    assert list(row) == DOCUMENTED_COLUMNS
+    assert row["predicted"] == "Normal" and row["teacher_predicted"] == "PD_Mild" and row["warnings"] == "a | b"
+    assert result_row(item, SimpleNamespace(**{**vars(result), "teacher": None}))["teacher_predicted"] == ""
+    assert error_row(item, "broken")["teacher_predicted"] == ""
 
 
 # --- Running ------------------------------------------------------------------------------

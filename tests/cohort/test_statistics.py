@@ -116,3 +116,37 @@ def test_labelled_metrics_match_scikit_learn(table):
 
 def test_labelled_metrics_none_without_labels(table):
     assert cohort_stats.labelled_metrics(table.assign(label="")) is None
+
+
+def test_kinematics_per_cohort_from_the_table_and_its_csv(table, tmp_path):
+    """The kinematic columns: long values per case (blanks dropped) and a per-cohort summary."""
+    kin = {"a1": (55.0, "knee_rom_deg_left"), "a2": (45.0, ""), "a3": ("", ""),
+           "b1": (30.0, "knee_rom_deg_left hip_rom_deg_left")}
+    rows = table.to_dict("records")
+    for row in rows:
+        knee, flagged = kin.get(row["path"], ("", ""))
+        row.update(knee_rom_deg_left=knee, outside_normal_band=flagged)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    path = tmp_path / "kin.csv"
+    table.to_csv(path, index=False)
+    for frame in (table, pd.read_csv(path)):
+        values = cohort_stats.kinematic_values(frame)
+        assert list(values.columns) == ["cohort", "path", "parameter", "value"]
+        assert sorted(values["path"]) == ["a1", "a2", "b1"]  # a3 blank, a4 an error row
+        summary = cohort_stats.kinematics_by_cohort(frame).set_index(["cohort", "parameter"])
+        a = summary.loc[("A", "knee_rom_deg_left")]
+        assert (a["n"], a["missing"], a["median"], a["outside"]) == (2, 1, 50.0, 1)
+        b = summary.loc[("B", "knee_rom_deg_left")]
+        assert (b["n"], b["missing"], b["outside"]) == (1, 2, 1)
+        assert summary.loc[("B", "hip_rom_deg_left"), "outside"] == 1
+        assert summary.loc[("A", "cadence_steps_per_min"), "n"] == 0
+    old = table.drop(columns=["knee_rom_deg_left", "outside_normal_band"])  # a table from before kinematics
+    assert "knee_rom_deg_left" not in set(cohort_stats.kinematic_values(old)["parameter"])
+    assert (cohort_stats.kinematics_by_cohort(old)["outside"] == 0).all()
+
+
+def test_display_table_types_the_numeric_columns(table):
+    shown = cohort_stats.display_table(table)
+    assert shown["confidence"].dtype.kind == "f" and shown["knee_rom_deg_left"].dtype.kind == "f"
+    assert shown["knee_rom_deg_left"].isna().all() and np.isnan(shown.loc[3, "confidence"])  # blanks, the error row
+    assert shown["path"].tolist() == table["path"].tolist() and table["confidence"].dtype == object

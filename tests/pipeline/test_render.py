@@ -1,18 +1,16 @@
-"""Rendering keypoints as silhouettes on the model frame."""
+"""Bodies drawn from keypoints for people: body height, body shapes (the walker videos), the skeleton."""
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
 
-from gaitlab.constants import FRAME_SIZE, PERSON_HEIGHT_FRACTION
-from gaitlab.pipeline.framing import framing_for_boxes
-from gaitlab.pipeline.render import RenderStyle, person_boxes, render_silhouettes
+from gaitlab.pipeline.landmarks import ANKLE, KNEE, LEFT_BONES, RIGHT_BONES, SHOULDER
+from gaitlab.pipeline.render import (SKELETON_COLORS, SOURCE_HEIGHT, RenderStyle, body_height, body_shapes, draw_body,
+                                     draw_skeleton)
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 ASPECT = 16 / 9
-CLIP = np.linspace(0, 35, 8).astype(int)
+SIZE = (360, 640)  # canvas (height, width) the landmarks are drawn on
 
 
 @pytest.fixture(scope="module")
@@ -20,114 +18,87 @@ def walk() -> np.ndarray:
     return walk_keypoints(WalkerParams(), 90, aspect=ASPECT)
 
 
+def _pixels(seq: np.ndarray) -> np.ndarray:
+    return np.asarray(seq, np.float64)[..., :2] * [SIZE[1], SIZE[0]]
+
+
+def _drawn(seq: np.ndarray, t: int, style: RenderStyle | None = None) -> np.ndarray:
+    pts = _pixels(seq)
+    img = np.zeros(SIZE, np.uint8)
+    draw_body(img, body_shapes(pts, body_height(pts), style), t)
+    return img > 0
+
+
 def _extent(mask: np.ndarray) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(mask)
     return xs.min(), ys.min(), xs.max(), ys.max()
 
 
-def test_output_shape_dtype_binary(walk):
-    out = render_silhouettes(walk, CLIP, aspect=ASPECT)
-    assert out.shape == (8, FRAME_SIZE, FRAME_SIZE) and out.dtype == np.uint8
-    assert set(np.unique(out)) == {0, 255}
-    assert render_silhouettes(walk[:20], aspect=ASPECT).shape == (20, FRAME_SIZE, FRAME_SIZE)
+@pytest.mark.parametrize("height", [0.4, 0.6, 0.8])
+def test_body_height_is_the_walkers_standing_height(height):
+    seq = walk_keypoints(WalkerParams(height=height), 60, aspect=ASPECT)
+    pts = seq[..., :2].astype(np.float64) * [SOURCE_HEIGHT * ASPECT, SOURCE_HEIGHT]
+    assert body_height(pts) == pytest.approx(height * SOURCE_HEIGHT, rel=0.08)
+    # Joint distances, not the box: the same whatever the legs are doing.
+    halves = [body_height(pts[:30]), body_height(pts[30:])]
+    assert halves[0] == pytest.approx(halves[1], rel=0.02)
 
 
-def test_person_centred_at_framing_height(walk):
-    out = render_silhouettes(walk, CLIP, aspect=ASPECT)
-    heights, centres = [], []
-    for mask in out:
-        x0, y0, x1, y1 = _extent(mask)
-        heights.append(y1 - y0 + 1)
-        centres.append(((x0 + x1) / 2, (y0 + y1) / 2))
-    assert np.median(heights) == pytest.approx(PERSON_HEIGHT_FRACTION * FRAME_SIZE, rel=0.15)
-    assert np.allclose(np.median(centres, axis=0), FRAME_SIZE / 2, atol=0.1 * FRAME_SIZE)
+def test_body_height_is_nan_without_a_person(walk):
+    assert np.isnan(body_height(np.full((5, 33, 2), np.nan)))
+    pts = _pixels(walk)
+    pts[:40] = np.nan  # frames without a person do not count
+    assert body_height(pts) == pytest.approx(body_height(_pixels(walk)[40:]))
 
 
-def test_silhouette_looks_like_a_standing_body(walk):
-    mask = render_silhouettes(walk, [0], aspect=ASPECT)[0] > 0
+def test_drawn_body_looks_like_a_standing_body(walk):
+    mask = _drawn(walk, 0)
     x0, y0, x1, y1 = _extent(mask)
     height = y1 - y0
+    assert height == pytest.approx(0.6 * SIZE[0], rel=0.15)  # the walker spans 0.6 of the frame
     rows = mask.sum(axis=1)
-    # Narrow neck/head near the top, something at the very bottom (feet), a solid trunk.
-    trunk_row = y0 + int(0.35 * height)
+    trunk_row = y0 + int(0.35 * height)  # a solid trunk, narrower than the body is tall
     assert 0.08 * height < rows[trunk_row] < 0.3 * height
     assert rows[y1] > 0 and rows[y0] > 0
-    assert mask.sum() > 0.08 * height * height  # not a stick figure
+    assert mask.sum() > 0.08 * height * height  # a body with volume, not a stick figure
+    # The feet are at the bottom, the shoulders above the knees.
+    feet_y = _pixels(walk)[0, list(ANKLE), 1]
+    assert (feet_y > y0 + 0.85 * height).all()
+    assert _pixels(walk)[0, list(SHOULDER), 1].max() < _pixels(walk)[0, list(KNEE), 1].min()
 
 
-def test_person_boxes_cover_all_landmarks(walk):
-    boxes = person_boxes(walk, ASPECT)
-    assert boxes.shape == (len(walk), 4)
-    px = walk[..., 0] * 1000 * ASPECT
-    py = walk[..., 1] * 1000
-    assert (boxes[:, 0] < px.min(axis=1)).all() and (boxes[:, 2] > px.max(axis=1)).all()
-    assert (boxes[:, 1] < py.min(axis=1)).all() and (boxes[:, 3] > py.max(axis=1)).all()
-    seq = walk.copy()
-    seq[3] = np.nan
-    assert np.isnan(person_boxes(seq, ASPECT)[3]).all()
-    framing = framing_for_boxes(boxes)
-    assert framing.scale > 0
+@pytest.mark.parametrize("knob", ["arm", "thigh", "shank", "torso", "head"])
+def test_each_width_knob_widens_its_part(walk, knob):
+    plain = _drawn(walk, 5)
+    wider = _drawn(walk, 5, RenderStyle(**{knob: 1.5}))
+    narrower = _drawn(walk, 5, RenderStyle(**{knob: 0.6}))
+    assert wider.sum() > plain.sum() > narrower.sum()
+    assert (wider | plain).sum() == wider.sum()  # widening only adds pixels
 
 
-def test_augmentation_changes_pixels_but_keeps_a_person(walk):
-    plain = render_silhouettes(walk, CLIP, aspect=ASPECT)
-    rng = np.random.default_rng(3)
-    for _ in range(5):
-        style = RenderStyle.random(rng)
-        aug = render_silhouettes(walk, CLIP, style=style, rng=rng, aspect=ASPECT)
-        assert aug.shape == plain.shape and set(np.unique(aug)) <= {0, 255}
-        assert (aug != plain).mean() > 0.005
-        for mask in aug:
-            area = (mask > 0).sum()
-            assert 0.3 * (plain[0] > 0).sum() < area < 3.5 * (plain[0] > 0).sum()
+def test_colours_by_part_and_missing_frames(walk):
+    pts = _pixels(walk)
+    pts[10] = np.nan
+    shapes = body_shapes(pts, body_height(pts))
+    assert set(shapes.parts) == {"thigh", "shank", "foot", "torso", "neck", "arm", "hand"}
+    img = np.zeros((*SIZE, 3), np.uint8)
+    draw_body(img, shapes, 0, {"thigh": (255, 0, 0), "head": (0, 255, 0)}, default=(0, 0, 255))
+    colours = {tuple(c) for c in img.reshape(-1, 3)}
+    assert {(255, 0, 0), (0, 255, 0), (0, 0, 255)} <= colours
+    empty = np.zeros(SIZE, np.uint8)
+    draw_body(empty, shapes, 10)  # a frame without landmarks draws nothing
+    assert not empty.any()
 
 
-def test_each_knob_has_an_effect(walk):
-    plain = render_silhouettes(walk, CLIP[:2], aspect=ASPECT)
-    area = (plain > 0).sum()
-    knobs = {"coat": 1.0, "skirt": 1.0, "trousers": 1.0, "shadow": 1.0, "morph_px": 2,
-             "ragged": 0.8, "holes": 3, "truncate": 0.2, "thigh": 1.3, "scale": 1.1}
-    for name, value in knobs.items():
-        out = render_silhouettes(walk, CLIP[:2], style=RenderStyle(**{name: value}), aspect=ASPECT)
-        assert (out != plain).any(), name
-    bigger = render_silhouettes(walk, CLIP[:2], style=RenderStyle(coat=1.0), aspect=ASPECT)
-    assert (bigger > 0).sum() > area
-    eroded = render_silhouettes(walk, CLIP[:2], style=RenderStyle(morph_px=-2), aspect=ASPECT)
-    assert (eroded > 0).sum() < area
-
-
-def test_mirroring_flips(walk):
-    style = RenderStyle(thigh=1.2, coat=0.5)
-    plain = render_silhouettes(walk, CLIP, style=style, aspect=ASPECT)
-    mirrored = render_silhouettes(walk, CLIP, style=RenderStyle(thigh=1.2, coat=0.5, mirror=True),
-                                  aspect=ASPECT)
-    np.testing.assert_array_equal(mirrored, plain[:, :, ::-1])
-    assert not np.array_equal(mirrored, plain)
-
-
-def test_missing_frame_renders_empty(walk):
-    seq = walk.copy()
-    seq[10] = np.nan
-    out = render_silhouettes(seq, [9, 10, 11], aspect=ASPECT)
-    assert out[0].any() and not out[1].any() and out[2].any()
-
-
-def test_sequence_without_person_renders_empty(walk):
-    empty = np.full_like(walk[:10], np.nan)
-    out = render_silhouettes(empty, aspect=ASPECT)
-    assert out.shape == (10, FRAME_SIZE, FRAME_SIZE) and not out.any()
-
-
-def test_tiny_truncation_keeps_the_person(walk):
-    out = render_silhouettes(walk, CLIP[:1], style=RenderStyle(truncate=0.001), aspect=ASPECT)
-    assert out.any()
-
-
-def test_render_is_fast(walk):
-    render_silhouettes(walk, CLIP, aspect=ASPECT)  # warm-up
-    # CPU time, not wall time: shared test machines are often busy with other work.
-    start = time.process_time()
-    for _ in range(20):
-        render_silhouettes(walk, CLIP, aspect=ASPECT)
-    per_clip_ms = (time.process_time() - start) / 20 * 1000
-    assert per_clip_ms < 20  # about 3 ms here; the slack absorbs slow machines
+def test_skeleton_sides_in_their_colours(walk):
+    frames = np.zeros((2, *SIZE, 3), np.uint8)
+    points = _pixels(walk[:2]).copy()
+    points[1, :, :] = np.nan
+    out = draw_skeleton(frames, points)
+    assert out.shape == frames.shape and out.dtype == np.uint8 and not frames.any()  # a new array
+    assert not out[1].any()  # unknown landmarks: nothing drawn
+    for side, bones in (("left", LEFT_BONES), ("right", RIGHT_BONES)):
+        a, b = bones[3]  # knee → ankle: the middle of the shank is that side's colour
+        x, y = np.round((points[0, a] + points[0, b]) / 2).astype(int)
+        patch = out[0, y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).astype(int)
+        assert np.abs(patch - SKELETON_COLORS[side]).sum(axis=1).min() < 60, side

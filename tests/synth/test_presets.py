@@ -182,8 +182,9 @@ def test_presets_fit_command_without_normal_walks_is_one_error_line(tmp_path, ca
 @pytest.fixture(scope="module")
 def report_output() -> list[str]:
     """What `python -m gaitlab presets report` prints: the real `report_lines` of the shipped
-    model (`get_model()`), 9 presets as keypoints and as video plus two sweeps (about a minute;
-    run once for the tests below)."""
+    model (`get_model()`), 9 presets as keypoints and as video (MediaPipe Pose on 9 rendered
+    walks) plus two sweeps: over a minute of CPU (3.5 min wall on two busy cores), so the tests
+    below are in the slow tier; run once for them."""
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         status = cli_main(["presets", "report"])
@@ -198,6 +199,7 @@ def _preset_rows(lines: list[str], source: str) -> tuple[str, list[list[str]]]:
     return lines[start], [line.split() for line in lines[start + 2:start + 2 + len(CLASSES)]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["keypoints", "video"])
 def test_presets_report_lists_every_preset(report_output, source):
     count_line, rows = _preset_rows(report_output, source)
@@ -210,6 +212,7 @@ def test_presets_report_lists_every_preset(report_output, source):
     assert count_line == f"presets as {source}: {own}/{len(CLASSES)} classified as their own class"
 
 
+@pytest.mark.slow
 def test_presets_report_sweeps_knee_and_trunk_flexion(report_output):
     for parameter in presets.REPORT_SWEEPS:
         start = report_output.index(f"sweep of {parameter} on the Normal preset (keypoints)")

@@ -10,6 +10,7 @@ import pytest
 from gaitlab.cli import main as cli_main
 from gaitlab.synth import simulator as sim
 from gaitlab.constants import CLASSES
+from gaitlab.errors import InputError
 from gaitlab.pipeline.keypoints import load_keypoint_csv
 from gaitlab.synth.walker_video import render_walk_video
 
@@ -91,15 +92,61 @@ def test_walking_aid_is_in_the_video_pixels(tmp_path, device, colour):
         assert np.median(np.abs(a[core].astype(int) - colour).max(axis=1)) < 40
 
 
-def test_aid_in_silhouettes_but_not_in_keypoints():
+def test_aid_is_drawn_in_the_video_only():
+    """Keypoints stay MediaPipe's body landmarks: the cane is only where the hand is, and the
+    `device` source (an alias) shows the model exactly the keypoint source's pose frames."""
     params = sim.PRESETS["Disabled_Assistive"]
     seq, aid = sim.simulate(params, seconds=2.0)
-    plain = sim.device_silhouettes(seq, None, [0, 20, 40])
-    drawn = sim.device_silhouettes(seq, aid, [0, 20, 40])
-    assert ((drawn > 0) & (plain == 0)).sum() > 100 and ((plain > 0) & (drawn == 0)).sum() == 0
-    assert seq.shape[1] == 33  # keypoints stay MediaPipe: the cane is only where the hand is
+    assert seq.shape[1] == 33 and aid is not None
     hand = seq[:, [17, 19], :2].mean(1)  # left hand: the sound side holds the cane
     np.testing.assert_allclose(aid.points[:, 1], hand, atol=1e-4)
+    device, keypoints = sim._case(params, "device", 2.0), sim._case(params, "keypoints", 2.0)
+    np.testing.assert_array_equal(device.masks, keypoints.masks)
+    with pytest.raises(InputError, match="keypoints, video"):
+        sim._case(params, "silhouettes", 2.0)
+
+
+def test_keypoint_source_takes_the_analyze_path(tmp_path, random_weights):
+    """The simulator shows the model what `analyze` would show it for the walk's keypoint CSV:
+    the same pose frames (up to the CSV's 6 decimals) and the same answer."""
+    from gaitlab.inference import analyze, get_model, keypoint_sequence_clips
+
+    params = sim.with_values(sim.PRESETS["KOA_Severe"], {"device": "cane"})
+    case = sim._case(params, "keypoints", 3.0)
+    assert case.source == "keypoints" and case.masks.shape[1:] == (8, 224, 224, 3) and case.masks.any()
+    np.testing.assert_array_equal(case.masks, keypoint_sequence_clips(sim.simulate(params, 3.0)[0]).masks)
+    model = get_model(random_weights)
+    path = sim.write_walk(params, tmp_path / "walk.csv", seconds=3.0)
+    ours, theirs = sim.classify(params, model, seconds=3.0), analyze(path, model=model)
+    assert [c.start for c in ours.clips] == [c.start for c in theirs.clips]
+    assert np.abs(ours.frames.astype(int) - theirs.frames).max() <= 8  # anti-aliasing of 1e-6 shifts
+    for c in CLASSES:
+        assert ours.probabilities[c] == pytest.approx(theirs.probabilities[c], abs=2e-3)
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_preview_cycle_keeps_the_walker_in_view(name):
+    params = sim.PRESETS[name]
+    seq, _ = sim.simulate(params)
+    frames = sim.preview_indices(params, seq)
+    cycle = 120.0 / params.cadence * FPS
+    assert len(frames) == 8 and frames == sorted(frames) and frames[-1] - frames[0] <= cycle
+    xy = seq[frames, :, :2]
+    assert ((xy >= 0) & (xy <= 1)).all(), "the walker leaves the picture"
+
+
+def test_preview_frames_show_the_walker():
+    """A normal-speed side walk crosses the frame in about 3 s: the middle of a 6-s walk shows
+    an empty corridor, so the strip is taken where the walker is."""
+    params = sim.PRESETS["Normal"]
+    seq, _ = sim.simulate(params)
+    middle = seq[len(seq) // 2 - 15 : len(seq) // 2 + 15, :, 0]
+    assert (middle > 1).all(axis=1).any()  # why the middle cycle will not do
+    frames = sim.preview_frames(params)
+    assert frames.shape == (8, 360, 640, 3) and frames.dtype == np.uint8
+    shirt = np.array((200, 40, 40))  # seed 0's palette: a red shirt, unlike the grey scene
+    for frame in frames:
+        assert (np.abs(frame.astype(int) - shirt).max(axis=-1) < 40).sum() > 100
 
 
 def _run(args: list[str]) -> int:
@@ -154,3 +201,5 @@ def test_sweep_rows_sum_to_one(random_weights):
     assert len(sim.sweep_figure(table, "knee_flexion").data) == len(CLASSES)
     device = sim.classify(sim.PRESETS["Disabled_Assistive"], model, source="device", seconds=3.0)
     assert abs(sum(device.probabilities.values()) - 1) < 1e-5
+    keypoints = sim.classify(sim.PRESETS["Disabled_Assistive"], model, source="keypoints", seconds=3.0)
+    assert device.probabilities == keypoints.probabilities

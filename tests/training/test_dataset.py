@@ -10,7 +10,7 @@ from gaitlab.constants import CLASSES, CLIP_FRAMES, FRAME_SIZE
 from gaitlab.pipeline.clips import keypoint_clips
 from gaitlab.pipeline.keypoints import source_aspect
 from gaitlab.training.dataset import (
-    GaitData, TrainingClips, class_balanced_weights, load_gait_data, subject_folds,
+    GaitData, TrainingClips, class_balanced_weights, load_gait_data, sample_training_clip, subject_folds,
     training_clip_indices,
 )
 from gaitlab.errors import InputError
@@ -121,16 +121,32 @@ def test_source_aspect_recovers_a_portrait_frontal_view():
     assert source_aspect(seq) == pytest.approx(aspect, rel=0.15)
 
 
-def test_keypoint_clips_are_deterministic_model_frames():
+def test_keypoint_clips_are_deterministic_pose_frames():
     seq = standing_sequence(100)
     clips = keypoint_clips(seq)
     assert 1 <= len(clips) <= 12
     for span, frames in clips:
-        assert frames.shape == (CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE) and frames.dtype == np.uint8
-        assert set(np.unique(frames)) <= {0, 255} and frames.any()
+        assert frames.shape == (CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3) and frames.dtype == np.uint8
+        assert all(frames[..., c].any() for c in range(3))  # left limbs, right limbs, trunk and head
+        assert len(np.unique(frames)) > 10  # soft lines, not a binary mask
         assert 0 <= span.start <= span.end < len(seq)
     again = keypoint_clips(seq)
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(clips, again))
+
+
+def test_training_clips_are_augmented_pose_frames():
+    """Training draws the same kind of frames as inference, through a random `PoseStyle`:
+    reproducible from the generator's seed, different from draw to draw."""
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
+
+    meta = pd.DataFrame({"video_id": ["a"], "label": ["Normal"], "subject_id": ["s1"]})
+    data = GaitData.from_sequences(meta, {"a": walk_keypoints(WalkerParams(), 90, aspect=16 / 9)})
+    draws = [sample_training_clip(data, 0, np.random.default_rng(seed)) for seed in (0, 0, 1)]
+    (idx, frames), (idx_again, again), (_, other) = draws
+    assert frames.shape == (CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3) and frames.dtype == np.uint8
+    assert all(frames[..., c].any() for c in range(3))
+    assert idx == idx_again and np.array_equal(frames, again)
+    assert not np.array_equal(frames, other)
 
 
 def test_training_clip_indices_stay_in_range_and_jitter_the_span():

@@ -66,12 +66,14 @@ def trained():
 def test_ece_on_a_hand_computed_example():
     probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.45, 0.55]])
     y = np.array([0, 1, 1, 0])
-    # Bins (15 wide, 1/15 each): 0.9 and 0.8 land in separate bins, 0.7 and 0.55 too.
+    # Equal-count bins (10, at most one per walk): each of the 4 walks is its own bin.
     # |1-0.9| + |0-0.8| + |1-0.7| + |0-0.55|, each weighted 1/4.
     assert expected_calibration_error(y, probs) == pytest.approx((0.1 + 0.8 + 0.3 + 0.55) / 4)
     # Two predictions in one bin are averaged before the difference is taken.
     probs2 = np.array([[0.81, 0.19], [0.82, 0.18]])
-    assert expected_calibration_error(np.array([0, 1]), probs2) == pytest.approx(abs(0.5 - 0.815))
+    assert expected_calibration_error(np.array([0, 1]), probs2, n_bins=1) == pytest.approx(abs(0.5 - 0.815))
+    # Bins hold equal counts (sorted by confidence), not equal widths: here one walk each.
+    assert expected_calibration_error(np.array([0, 1]), probs2) == pytest.approx((abs(1 - 0.81) + abs(0 - 0.82)) / 2)
 
 
 @pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
@@ -138,7 +140,7 @@ def test_save_load_round_trip(trained, tmp_path):
     for key in ("view", "clip", "embedder", "training_data", "protocol", "metrics", "status", "command",
                 "wall_time_s", "date", "parameters", "flops"):
         assert key in loaded, key
-    assert loaded["architecture"] == "gait_student" and loaded["view"] == "silhouette"
+    assert loaded["architecture"] == "pose_student" and loaded["view"] == "pose_limbs"
     assert "Kour" in json.dumps(loaded["training_data"])
 
 
@@ -195,6 +197,8 @@ def test_distillation_runs_and_its_loss_falls(tmp_path):
     assert record["weight"] == 0.5 and record["temperature"] == 2.0 and record["scope"] == "window"
     assert record["teacher"]["config"]["epochs"] == 6 and len(record["teacher"]["history"]) == 6
     assert record["teacher"]["metrics"]["n"] == 2
+    teacher = record.pop("_teacher")  # the trained teacher itself (run_training ships it), not card material
+    assert teacher.predict_proba([data.sequence(0)]).shape == (1, len(CLASSES))
     card = build_card(data, config, result, train, val, record)
     save_weights(result.model, card, tmp_path / "distilled.safetensors")
     _, loaded = load_weights(tmp_path / "distilled.safetensors")
