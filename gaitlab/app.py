@@ -8,8 +8,10 @@ while they are analysed and removed afterwards, even when the analysis fails.
 from __future__ import annotations
 
 import hashlib
+import threading
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -326,21 +328,32 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV) or Path.cwd()).resolve()
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _cohort(key: tuple, workers: int, _items, _progress=None):
-    from gaitlab.cohort.run import run_items
-
-    return run_items(list(_items), workers=workers, progress=_progress)
+# Cohort results by (key, workers), newest last. Not `st.cache_data`: the run drives a progress
+# bar, and a cached function's Streamlit calls are replayed on later runs, where the bar is gone.
+_COHORTS: OrderedDict[tuple, Any] = OrderedDict()
+_COHORTS_LOCK = threading.Lock()
+MAX_CACHED_COHORTS = 16
 
 
 def cohort_table(items, key: tuple, workers: int = 1):
     """Run the cohort engine with a progress bar; cached by `key` (paths and file hashes)."""
+    from gaitlab.cohort.run import run_items
+
+    with _COHORTS_LOCK:
+        if (key, workers) in _COHORTS:
+            _COHORTS.move_to_end((key, workers))
+            return _COHORTS[(key, workers)]
     bar = st.progress(0.0, text=f"Analysing {len(items)} cases…")
     try:
-        return _cohort(key, workers, tuple(items),
-                       lambda k, n, row: bar.progress(k / n, text=f"{k}/{n}: {Path(str(row['path'])).name}"))
+        result = run_items(list(items), workers=workers,
+                           progress=lambda k, n, row: bar.progress(k / n, text=f"{k}/{n}: {Path(str(row['path'])).name}"))
     finally:
         bar.empty()
+    with _COHORTS_LOCK:
+        _COHORTS[(key, workers)] = result
+        while len(_COHORTS) > MAX_CACHED_COHORTS:
+            _COHORTS.popitem(last=False)
+    return result
 
 
 def cohort_from_uploads(uploads, cohort: str, workers: int = 1):

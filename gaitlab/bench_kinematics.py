@@ -42,7 +42,7 @@ def bench_kinematics(cfg: BenchConfig, report: Findings) -> None:
     runs = RUNS["quick"] if cfg.pipeline_runs <= 1 else RUNS["full"]
     for view, key in (("side", "kinematics_10s_ms"), ("front", "kinematics_10s_frontal_ms")):
         seq, fps, aspect = _walk(view)
-        seconds = median_seconds(lambda: kinematics_after_pose(seq, fps, aspect), runs=runs, warmup=2)
+        seconds = median_seconds(lambda s=seq, f=fps, a=aspect: kinematics_after_pose(s, f, a), runs=runs, warmup=2)
         report.figures[key] = round(seconds * 1000.0, 3)
         log(f"kinematics, {view} view: {seconds * 1000:.1f} ms for {len(seq)} frames")
     report.inputs["kinematics"] = (f"synthetic walker, Normal preset, {SECONDS:g} s at 30 fps ({int(SECONDS * 30)} "

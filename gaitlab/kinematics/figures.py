@@ -19,7 +19,8 @@ band grey; cases and cohorts a palette that is neither.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -456,5 +457,5 @@ def band_provenance(band: Mapping | None = None) -> str:
 
 __all__ = ["angle_curves", "angle_caption", "parameter_table", "key_figures", "frontal_note", "compare_curves",
            "compare_caption", "compare_parameter_table", "parameter_distribution", "distribution_caption",
-           "distribution_groups", "band_provenance", "parameter_label", "cohort_summary_table", "flat_parameters", "format_value", "measured_angles",
-           "band_text", "as_dict"]
+           "distribution_groups", "band_provenance", "parameter_label", "cohort_summary_table",
+           "flat_parameters", "format_value", "measured_angles", "band_text", "as_dict"]
