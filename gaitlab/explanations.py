@@ -153,7 +153,7 @@ NORMALISE_PERCENTILE = {"gradcam": 100.0}
 def normalise(raw: np.ndarray, percentile: float = 99.0) -> np.ndarray:
     """Raw map [8, H, W] ≥ 0 → float32 in 0..1, scaled over the whole clip.
 
-    The percentile is taken over the positive values only: a silhouette covers a few % of the
+    The percentile is taken over the positive values only: a pose frame's limbs cover a few % of the
     frame, so a percentile over all pixels would often be 0.
     """
     positive = raw[raw > 0]
@@ -299,7 +299,7 @@ def faithfulness(analysis: Analysis, explanation: Explanation, fraction: float =
     """Blank the `fraction` of pixels the map ranks highest in each frame vs as many random
     pixels per frame; compare the drops of the target's calibrated probability.
 
-    A faithful map gives `ratio` ≫ 1. On silhouettes most random pixels are already blank
+    A faithful map gives `ratio` ≫ 1. On pose frames most random pixels are already blank
     background, so `random_drop` is small and the ratio can be large.
     """
     model = model if model is not None else get_model()

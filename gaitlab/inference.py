@@ -118,7 +118,7 @@ class Analysis:
 
 @dataclass
 class CaseClips:
-    """A case turned into model-ready clips: uint8 frames [N, 8, 224, 224] plus their spans."""
+    """A case turned into model-ready clips: uint8 pose frames [N, 8, 224, 224, 3] (`masks`) plus their spans."""
 
     source: str
     spans: list[ClipSpan]
@@ -346,7 +346,7 @@ def calibrated_probabilities(model: nn.Module, clips: torch.Tensor, embeddings: 
 
 
 def clip_probabilities(model: nn.Module, masks: np.ndarray, embedding: torch.Tensor) -> np.ndarray:
-    """Calibrated class probabilities [N, 9] for N clips of 8 silhouettes sharing one note."""
+    """Calibrated class probabilities [N, 9] for N clips of 8 pose frames sharing one note."""
     inputs = torch.cat([to_model_input(m) for m in masks])
     return calibrated_probabilities(model, inputs, embedding).numpy()
 
@@ -397,7 +397,7 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str,
         probabilities={c: float(p) for c, p in zip(CLASSES, mean)},
         clip=to_model_input(masks),
         embedding=embedding,
-        frames=masks if masks.ndim == 4 else np.repeat(masks[..., None], 3, axis=-1),
+        frames=masks,
         clips=[
             ClipResult(case.frame_number(s.start), case.frame_number(s.end), {c: float(p) for c, p in zip(CLASSES, pr)}, int(n))
             for s, pr, n in zip(case.spans, probs, person_frames)

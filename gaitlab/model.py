@@ -36,7 +36,7 @@ class Conv2Plus1d(nn.Sequential):
 class GaitStudent(nn.Module):
     """Compact (2+1)D CNN over 8 frames fused with a projected note embedding.
 
-    Visual path (defaults, the silhouette student): stem (5x5, stride 4: 224 → 56) then (2+1)D
+    Visual path (defaults: the earlier silhouette student, `gait_student`): stem (5x5, stride 4: 224 → 56) then (2+1)D
     blocks 56 → 28 → 14 → 14; `input_pool` averages k×k pixels before the stem and
     `block_strides` sets each block's spatial stride (see `pose_student`). The last block
     ([B, widths[-1], 8, 14, 14]) is `cam_layer`. Global average pool → concat with the text

@@ -8,6 +8,7 @@ from gaitlab import app, figures
 from gaitlab.synth import simulator as sim
 from gaitlab.constants import CLASSES
 from gaitlab.errors import WeightsError
+from gaitlab.kinematics import figures as kfig
 from gaitlab.synth.walker import WalkerParams
 
 SOURCE_NAMES = {"keypoints": "The walk's keypoints, as a keypoint CSV gives them",
@@ -91,6 +92,20 @@ explanation = app.explain_case(ref, "", analysis)
 st.plotly_chart(figures.frames_figure(np.stack(explanation.overlays)).update_layout(
     title_text=f"Grad-CAM for {app.class_label(analysis.label)} on the model's pose frames"), key="sim_cam")
 st.caption(app.pose_frames_caption(analysis))
+
+st.subheader("The walk's kinematics beside normal walkers")
+st.caption("Measured from the simulated walk's landmarks exactly as from a patient's (gait events, joint angles "
+           "per cycle, spatiotemporal parameters); compare them with the sliders you moved.")
+if analysis.kinematics:
+    note = kfig.frontal_note(analysis.kinematics)
+    if note:
+        st.info(note)
+    angles = [a for a in ("knee", "hip") if a in kfig.measured_angles(analysis.kinematics)]
+    for column, angle in zip(st.columns(max(1, len(angles))), angles):
+        with column:
+            st.plotly_chart(kfig.angle_curves(analysis.kinematics, angle), key=f"sim_kin_{angle}")
+            st.caption(kfig.angle_caption(analysis.kinematics, angle))
+    st.dataframe(kfig.parameter_table(analysis.kinematics), hide_index=True)
 
 st.subheader("Sweep one parameter")
 c1, c2 = st.columns([2, 1])

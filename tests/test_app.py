@@ -82,7 +82,8 @@ def test_simulator_page_shows_the_model_its_pose_frames(random_weights, monkeypa
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert len(at.get("plotly_chart")) == 4  # the walk, the probabilities, Grad-CAM, the sweep
+    # the walk, the probabilities, Grad-CAM, knee and hip against the normal band, the sweep
+    assert len(at.get("plotly_chart")) == 6
     assert any("Pose frames" in c.value for c in at.caption)
     assert list(at.radio(key="sim_source").options) == ["The walk's keypoints, as a keypoint CSV gives them",
                                                        "The rendered video through MediaPipe Pose, as an "

@@ -93,3 +93,36 @@ def test_page_renders_result_and_chart(server, browser, slug):
     if slug == "":
         assert "Predicted pattern" in body
     page.close()
+
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def test_uploaded_real_video_shows_skeleton_and_gradcam_on_the_original_frames(server, browser):
+    """A person's path through the app with real footage: upload OpenCV's street scene
+    (Debian's opencv-doc; real people walking) on the Analyse page, see the walker's skeleton
+    drawn on the original frames, then the Grad-CAM maps taken back onto the original frames
+    on the Explain page (the uploaded case carries over)."""
+    if not VTEST.is_file():
+        pytest.skip(f"{VTEST} not found (Debian: apt-get install opencv-doc)")
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page.goto(server, timeout=120_000)
+    page.get_by_role("heading", name="Analyse a case").first.wait_for(timeout=120_000)
+    page.get_by_text("Upload a file").first.click()
+    page.locator("input[type='file']").first.set_input_files(str(VTEST))
+    page.get_by_text("The walker's pose on the original video frames").first.wait_for(timeout=480_000)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=240_000)
+    body = page.inner_text("body")
+    assert page.locator("[data-testid='stException']").count() == 0, body[:2000]
+    assert "Predicted pattern" in body and "Several people" in body
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / "Analyse_video.png"), full_page=True)
+    page.get_by_role("link", name="Explain").first.click()
+    page.get_by_text("The same maps on the original video frames").first.wait_for(timeout=480_000)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=240_000)
+    body = page.inner_text("body")
+    assert page.locator("[data-testid='stException']").count() == 0, body[:2000]
+    assert "Most weight on frame" in body
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / "Explain_video.png"), full_page=True)
+    page.close()

@@ -66,7 +66,7 @@ def plan_clips(n_frames: int, span: float, max_clips: int = MAX_CLIPS) -> list[C
 
 
 def estimate_cycle_frames(signal: np.ndarray, default: float = DEFAULT_CYCLE_FRAMES) -> float:
-    """Gait-cycle length in frames from a step signal (e.g. ankle distance, silhouette width).
+    """Gait-cycle length in frames from a step signal (e.g. the horizontal ankle distance).
 
     The step signal peaks twice per gait cycle; its autocorrelation's first clear peak is one
     step, so a cycle is twice that lag. Falls back to `default` when no rhythm is found.
@@ -101,10 +101,10 @@ _NORMALISED = (
 
 
 def to_model_input(frames: np.ndarray) -> torch.Tensor:
-    """`frames` uint8 [8, 224, 224] (silhouettes) or [8, 224, 224, 3] (RGB) → [1, 3, 8, 224, 224].
+    """`frames` uint8 [8, 224, 224, 3] (pose frames, RGB) or [8, 224, 224] (one channel) → [1, 3, 8, 224, 224].
 
     Values are scaled to 0..1 and ImageNet-normalised per channel (by table lookup: exact and
-    fast); a single-channel silhouette is repeated on the three channels.
+    fast); a single-channel frame (e.g. `blank_clip`) is repeated on the three channels.
     """
     frames = np.asarray(frames)
     if frames.shape[:3] != (CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE) or frames.dtype != np.uint8:

@@ -11,7 +11,7 @@ defaults leave the plain walk unchanged; `gaitlab.synth.simulator` gives them ra
 Walking aids have no MediaPipe landmarks. Keypoint output therefore carries a device only
 through what it does to the body (a hand on the cane, both hands on the frame's handles, no arm
 swing), as a pose estimator would report a real person; `Device` is the drawing that videos
-and device-aware silhouettes add in pixels; `gaitlab.synth.walker_video` draws it and renders walk videos.
+and the simulated videos add in pixels; `gaitlab.synth.walker_video` draws it and renders walk videos.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 colour video of any size and frame rate, frame by frame (long videos are streamed to the
 encoder, never held), on a textured scene with mild sensor noise or on a plain two-tone one
 without (fast, for benchmarks), with optional true person masks bool [T, H, W]; `draw_device`
-draws a walking aid (`Device`) in pixels, for the videos and for device-aware silhouettes.
+draws a walking aid (`Device`) in pixels, for the simulated videos.
 """
 from __future__ import annotations
 
