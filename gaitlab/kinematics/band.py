@@ -31,7 +31,7 @@ from gaitlab.files import sha256_file
 from gaitlab.kinematics import reference as ref
 from gaitlab.kinematics.angles import ANGLES, CURVE_POINTS
 from gaitlab.kinematics.core import Kinematics, compute
-from gaitlab.pipeline.keypoints import load_npz_sequences
+from gaitlab.pipeline.keypoints import load_npz_sequences, read_gait_metadata
 
 # The shared data beside the repository (`../shared/data/gait-keypoints`), as the training
 # code reads it; the kinematics layer sits below training, so it names the folder itself.
@@ -51,19 +51,8 @@ MEDIAN_COLUMNS = {
 }
 
 
-def _meta(data_dir: Path) -> pd.DataFrame:
-    missing = [n for n in ("metadata.csv", "keypoints.npz") if not (data_dir / n).is_file()]
-    if missing:
-        raise InputError(f"{data_dir} is not a gait-keypoints folder: {' and '.join(missing)} missing.")
-    meta = pd.read_csv(data_dir / "metadata.csv", dtype={"sequence": str})
-    for col in ("video_id", "label", "subject_id"):
-        if col not in meta.columns:
-            raise InputError(f"{data_dir / 'metadata.csv'} has no {col!r} column.")
-    return meta
-
-
 def _walks(data_dir: Path, labels: Iterable[str] | None) -> Iterator[tuple[pd.Series, Kinematics]]:
-    meta = _meta(data_dir)
+    meta = read_gait_metadata(data_dir)
     if labels is not None:
         meta = meta[meta["label"].isin(list(labels))]
     with load_npz_sequences(data_dir / "keypoints.npz") as seqs:

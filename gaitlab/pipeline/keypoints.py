@@ -252,6 +252,23 @@ class NpzSequences(Mapping[str, np.ndarray]):
         self.close()
 
 
+def read_gait_metadata(root: str | Path):
+    """The `metadata.csv` of a gait-keypoints folder `root` (one row per walk; see the shared
+    data's README) as a pandas DataFrame; InputError when the folder lacks metadata.csv or
+    keypoints.npz, or the table lacks `video_id`, `label` or `subject_id`."""
+    import pandas as pd  # here: keeps pandas off the keypoint readers' import
+
+    root = Path(root)
+    missing = [n for n in ("metadata.csv", "keypoints.npz") if not (root / n).is_file()]
+    if missing:
+        raise InputError(f"{root} is not a gait-keypoints folder: {' and '.join(missing)} missing.")
+    meta = pd.read_csv(root / "metadata.csv", dtype={"sequence": str})
+    for col in ("video_id", "label", "subject_id"):
+        if col not in meta.columns:
+            raise InputError(f"{root / 'metadata.csv'} has no {col!r} column.")
+    return meta
+
+
 def load_npz_sequences(path: str | Path) -> NpzSequences:
     """Open `keypoints.npz` (key = video_id) for lazy float32 access; see `NpzSequences`."""
     return NpzSequences(path)

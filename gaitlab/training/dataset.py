@@ -100,13 +100,7 @@ def load_gait_data(root: str | Path = DEFAULT_DATA_DIR) -> GaitData:
     drop decision needs each sequence's usable length anyway, and later epochs reuse them.
     """
     root = Path(root)
-    missing = [n for n in ("metadata.csv", "keypoints.npz") if not (root / n).is_file()]
-    if missing:
-        raise InputError(f"{root} is not a gait-keypoints folder: {' and '.join(missing)} missing.")
-    meta = pd.read_csv(root / "metadata.csv", dtype={"sequence": str})
-    for col in ("video_id", "label", "subject_id"):
-        if col not in meta.columns:
-            raise InputError(f"{root / 'metadata.csv'} has no {col!r} column.")
+    meta = keypoints.read_gait_metadata(root)
     with keypoints.load_npz_sequences(root / "keypoints.npz") as raw:
         return GaitData.from_sequences(meta, raw, root=root)
 
