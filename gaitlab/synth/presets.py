@@ -24,7 +24,7 @@ import pandas as pd
 from gaitlab.constants import CLASSES
 from gaitlab.errors import InputError
 from gaitlab.synth.simulator import (
-    PARAMETERS, PRESETS, PRESETS_JSON, SECONDS, TEMPLATES, classify, consistent, simulate, sweep,
+    PARAMETERS, PRESETS, PRESETS_JSON, SECONDS, TEMPLATES, build_preset, classify, consistent, simulate, sweep,
 )
 from gaitlab.synth.walker import WalkerParams
 
@@ -140,8 +140,9 @@ def fit_presets(data) -> dict[str, dict[str, dict[str, float]]]:
         scales = np.maximum((q.loc[0.75, keys] - q.loc[0.25, keys]).to_numpy() / 1.35, 1e-3)
         start = WalkerParams(**TEMPLATES[name], cadence=_family_cadence(name, cycles))
         fitted = _fit_one(start, names, keys, targets, scales)
-        achieved = simulated_features(fitted)
-        out[name] = {"params": {p: round(float(getattr(fitted, p)), 3) for p in [*names, "cadence"]},
+        params = {p: round(float(getattr(fitted, p)), 3) for p in [*names, "cadence"]}
+        achieved = simulated_features(build_preset(name, params))  # the stored (rounded) preset's own
+        out[name] = {"params": params,
                      "targets": dict(zip(keys, np.round(targets, 3).tolist())),
                      "achieved": {k: round(float(achieved[k]), 3) for k in keys},
                      "medians": {k: round(float(med.at[name, k]), 3) for k in keys}}

@@ -132,12 +132,13 @@ def consistent(params: WalkerParams, given: set[str]) -> WalkerParams:
     return dataclasses.replace(p, speed=lim("speed", p.step_length * p.cadence / 60))
 
 
-def _preset(name: str) -> WalkerParams:
-    values = {**TEMPLATES[name], **FITTED[name]}
+def build_preset(name: str, fitted: dict[str, float]) -> WalkerParams:
+    """The walk of class `name`'s template with the `fitted` parameters (speed derived)."""
+    values = {**TEMPLATES[name], **fitted}
     return consistent(WalkerParams(**values), set(values) - {"speed"})
 
 
-PRESETS: dict[str, WalkerParams] = {c: _preset(c) for c in CLASSES}
+PRESETS: dict[str, WalkerParams] = {c: build_preset(c, FITTED[c]) for c in CLASSES}
 
 
 def preset(name: str) -> WalkerParams:
