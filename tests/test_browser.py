@@ -92,6 +92,7 @@ def test_page_renders_result_and_chart(server, browser, slug):
     assert "Traceback" not in body
     if slug == "":
         assert "Predicted pattern" in body
+        assert "Kinematics" in body and "Normal band" in body  # the section and its parameter table
     page.close()
 
 
