@@ -419,9 +419,8 @@ def target_picker(key: str, default: str) -> str:
 
 def pose_frames_caption(analysis) -> str:
     """What the colours of the model's pose frames mean for this case."""
-    from gaitlab.pipeline.pose_frames import walking_direction
-
-    mirrored = analysis.keypoints is not None and walking_direction(analysis.keypoints) < 0
+    # The crop that drew the frames says whether they were mirrored (x scale < 0).
+    mirrored = analysis.placements is not None and analysis.placements[0][0, 0] < 0
     sides = ("The walker goes right to left, so the frames are mirrored (as if walking left to right): red is the "
              "right arm and leg, green the left" if mirrored else "Red is the left arm and leg, green the right")
     return (f"Pose frames, drawn from the walker's landmarks, one crop per clip so the stride stays visible. {sides}; "

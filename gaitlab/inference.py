@@ -191,6 +191,15 @@ def check_input_path(path: str | Path) -> Path:
     return check_input_file(path, SUPPORTED_EXTENSIONS)
 
 
+def row_rate(times) -> float | None:
+    """Landmark rows per second from their times [T] in seconds (NaN where unknown): the
+    reciprocal of the median step; None when the times give none."""
+    times = np.asarray(times, dtype=np.float64)
+    steps = np.diff(times[np.isfinite(times)])
+    step = float(np.median(steps)) if len(steps) else 0.0
+    return 1.0 / step if step > 0 else None
+
+
 def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
     """A video's clips: MediaPipe Pose follows the walker (`pipeline.pose.track_walker`), and
     from the landmark sequence on the video takes the keypoint path (`keypoint_sequence_clips`),
@@ -203,9 +212,7 @@ def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
     track = track_walker(info, progress=progress)
     if not np.isfinite(track.landmarks[:, :, 0]).any():
         raise InputError(f"No person was found in {path.name}: GaitLab needs a video of someone walking.")
-    times = np.asarray(track.times_s, dtype=np.float64)
-    steps = np.diff(times[np.isfinite(times)])
-    fps = 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else info.fps
+    fps = row_rate(track.times_s) or info.fps
     case = keypoint_sequence_clips(track.landmarks, fps=fps, aspect=info.width / info.height)
     case.source = "video"
     case.frame_numbers = np.asarray(track.frame_indices)
@@ -297,10 +304,7 @@ def keypoint_file_clips(path: Path) -> CaseClips:
         times = read_pose_times(path)
     except (OSError, UnicodeDecodeError, csv.Error):
         times = None
-    fps = None
-    if times is not None and len(times) == len(seq):
-        steps = np.diff(times[np.isfinite(times)])
-        fps = 1.0 / float(np.median(steps)) if len(steps) and np.median(steps) > 0 else None
+    fps = row_rate(times) if times is not None and len(times) == len(seq) else None
     case = keypoint_sequence_clips(seq, fps=fps)
     if fps is not None:
         case.times_s = times
