@@ -181,10 +181,13 @@ def _demo(args: argparse.Namespace) -> int:
 def _train_config(args: argparse.Namespace, **extra):
     from gaitlab.training.train import TrainConfig
 
-    config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, threads=max(1, args.threads),
+    config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, bank_clips=args.bank_clips,
+                         mixup=args.mixup, threads=max(1, args.threads),
                          distill_weight=args.distill_weight, temperature=args.teacher_temperature, **extra)
-    if config.epochs < 1 or config.clips_per_video < 1:
-        raise InputError("--epochs and --clips-per-video must be 1 or more.")
+    if config.epochs < 1 or config.clips_per_video < 1 or config.bank_clips < 1:
+        raise InputError("--epochs, --clips-per-video and --bank-clips must be 1 or more.")
+    if config.mixup < 0:
+        raise InputError(f"--mixup must be 0 (off) or more, not {config.mixup}.")
     if not config.temperature > 0:
         raise InputError(f"--teacher-temperature must be > 0, not {config.temperature}.")
     if not 0.0 <= config.distill_weight <= 1.0:
@@ -199,7 +202,7 @@ def _train(args: argparse.Namespace) -> int:
     from gaitlab.weights import save_weights
 
     config = _train_config(args, batch_size=args.batch_size, lr=args.lr, val_fold=args.val_fold,
-                           seed=args.seed, num_workers=args.workers)
+                           seed=args.seed)
     if not -1 <= config.val_fold < config.n_folds:
         raise InputError(f"--val-fold must be -1 or 0..{config.n_folds - 1}, not {config.val_fold}.")
     if args.distill and config.temperature < 2:
@@ -294,7 +297,7 @@ def _card(args: argparse.Namespace) -> int:
 
         path = Path(args.weights) if args.weights else default_weights()
         card = read_card(path)
-        config = TrainConfig(**card.get("training", {}).get("config", {}))
+        config = TrainConfig.from_record(card.get("training", {}).get("config", {}))
         if not attach_to_card(card, config, card.get("distillation") is not None):
             raise InputError("weights/protocol.json holds no complete cross-validation of these weights' recipe: "
                              "run `python -m gaitlab evaluate --protocol` with the same settings first.")
@@ -325,6 +328,9 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="gait-keypoints folder (metadata.csv + keypoints.npz)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--clips-per-video", type=int, default=d.clips_per_video, help="random clips per video per epoch")
+    p.add_argument("--bank-clips", type=int, default=d.bank_clips,
+                   help="augmented clips rendered once per training video, drawn from every epoch")
+    p.add_argument("--mixup", type=float, default=d.mixup, help="mixup Beta(a, a) parameter (0: off)")
     p.add_argument("--distill-weight", type=float, default=d.distill_weight,
                    help="share of the loss taken by the teacher's soft targets (0..1)")
     p.add_argument("--teacher-temperature", type=float, default=d.temperature,
@@ -423,7 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fold", type=int, default=d.val_fold,
                    help=f"subject-grouped fold held out (0..{d.n_folds - 1}); -1 trains on all data")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--workers", type=int, default=d.num_workers, help="clip-rendering processes")
     p.add_argument("--distill", action="store_true",
                    help="train the keypoint teacher on the same training rows and distil its soft targets")
 

@@ -56,6 +56,7 @@ class GaitStudent(nn.Module):
     ) -> None:
         super().__init__()
         w = list(widths)
+        self.input_pool = input_pool
         pool = [nn.AvgPool3d((1, input_pool, input_pool))] if input_pool > 1 else []
         self.stem = nn.Sequential(
             *pool,
@@ -85,6 +86,12 @@ class GaitStudent(nn.Module):
     def features(self, clip: torch.Tensor) -> torch.Tensor:
         """[B, 3, 8, 224, 224] → pooled visual features [B, widths[-1]]."""
         return self.pool(self.blocks(self.stem(clip))).flatten(1)
+
+    def pooled_features(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The clip after `input_pool`, [B, 3, 8, 224/p, 224/p] → [B, widths[-1]]: the same as
+        `features` of the full clip (training feeds its pre-pooled clip bank here)."""
+        stem = self.stem[1:] if self.input_pool > 1 else self.stem
+        return self.pool(self.blocks(stem(pooled))).flatten(1)
 
     def classify(self, features: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
         """Pooled visual `features` [B, widths[-1]] and notes [B, 384] → logits [B, 9]: scoring

@@ -122,7 +122,7 @@ class TeacherConfig:
     channels: int = 48
     dilations: tuple[int, ...] = (1, 2, 4)  # receptive field 33 steps: the whole window
     dropout: float = 0.2
-    epochs: int = 25
+    epochs: int = 40  # 25 → 40: pooled out-of-fold accuracy 0.759 → 0.792 (same folds)
     windows_per_video: int = 8  # random windows per training video per epoch
     batch_size: int = 64
     lr: float = 3e-3

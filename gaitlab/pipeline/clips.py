@@ -94,7 +94,7 @@ def estimate_cycle_frames(signal: np.ndarray, default: float = DEFAULT_CYCLE_FRA
 
 
 # Per-channel lookup of the normalised value of every uint8 level: [3, 256].
-_NORMALISED = (
+NORMALISED_LEVELS = (
     (np.arange(256, dtype=np.float32)[None, :] / 255.0 - np.array(IMAGENET_MEAN, np.float32)[:, None])
     / np.array(IMAGENET_STD, np.float32)[:, None]
 )
@@ -110,9 +110,9 @@ def to_model_input(frames: np.ndarray) -> torch.Tensor:
     if frames.shape[:3] != (CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE) or frames.dtype != np.uint8:
         raise ValueError(f"expected uint8 frames [{CLIP_FRAMES}, {FRAME_SIZE}, {FRAME_SIZE}(, 3)], got {frames.dtype} {frames.shape}")
     if frames.ndim == 3:
-        x = _NORMALISED[:, frames]  # [3, T, H, W]
+        x = NORMALISED_LEVELS[:, frames]  # [3, T, H, W]
     else:
-        x = np.stack([_NORMALISED[c][frames[..., c]] for c in range(CHANNELS)])
+        x = np.stack([NORMALISED_LEVELS[c][frames[..., c]] for c in range(CHANNELS)])
     return torch.from_numpy(x).unsqueeze(0)
 
 

@@ -2,26 +2,23 @@
 
 A *clip* is what the model sees: 8 pose frames, uint8 [8, 224, 224, 3], evenly spaced over
 about one gait cycle. Training draws clips at random (random start, span jitter, pose-frame
-augmentation, a synthetic note); evaluation and inference use `keypoint_clips`, the
+augmentation: `sample_training_clip`, rendered once into `training.clip_bank`); evaluation and inference use `keypoint_clips`, the
 same deterministic clips `analyze` makes for a keypoint file.
 """
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import IterableDataset, get_worker_info
 
 from gaitlab.pipeline import keypoints
-from gaitlab.pipeline.clips import ClipSpan, clip_indices, estimate_cycle_frames, keypoint_clips, to_model_input
+from gaitlab.pipeline.clips import ClipSpan, clip_indices, estimate_cycle_frames, keypoint_clips
 from gaitlab.constants import DEFAULT_DATA_DIR, CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
-from gaitlab.training.notes import DEFAULT_DROP_RATE, note_bank, shared_embeddings
 from gaitlab.pipeline.pose_frames import PoseStyle, render_pose_frames
 
 DATASET_NAME = "gait-keypoints"
@@ -153,44 +150,3 @@ def class_balanced_weights(labels: np.ndarray, balance: float = 1.0) -> np.ndarr
     counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
     w = counts[labels] ** (-balance)
     return w / w.sum()
-
-
-class TrainingClips(IterableDataset):
-    """An epoch of class-balanced, freshly augmented training samples.
-
-    Yields dicts: `clip` float32 [3, 8, 224, 224] (model input), `embedding` float32 [384]
-    (a synthetic note of the row's class from `notes.note_bank`, zeros when dropped), `label` int64, `row` int64 (into `data.meta`) and
-    `indices` int64 [8] (source frames; what a distillation teacher needs to look at the same
-    moment). Call `set_epoch` before each epoch so the draws differ between epochs while
-    staying reproducible. Works with DataLoader workers (each draws its own share).
-    """
-
-    def __init__(self, data: GaitData, rows: np.ndarray, clips_per_video: int = 4,
-                 note_drop_rate: float = DEFAULT_DROP_RATE, class_balance: float = 1.0, seed: int = 0) -> None:
-        self.data, self.rows = data, np.asarray(rows)
-        self.n_samples = int(clips_per_video * len(self.rows))
-        self.p = class_balanced_weights(data.labels[self.rows], class_balance)
-        self.note_drop_rate, self.seed, self.epoch = note_drop_rate, seed, 0
-        bank = note_bank(seed=seed)
-        embed = shared_embeddings()
-        self.note_vectors = [torch.from_numpy(embed(notes)) for notes in bank]  # per class [n, 384]
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n_samples
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        info = get_worker_info()
-        wid, nw = (info.id, info.num_workers) if info else (0, 1)
-        rng = np.random.default_rng([self.seed, self.epoch, wid])
-        for _ in range(len(range(wid, self.n_samples, nw))):
-            row = int(rng.choice(self.rows, p=self.p))
-            idx, frames = sample_training_clip(self.data, row, rng)
-            label = int(self.data.meta.at[row, "y"])
-            vectors = self.note_vectors[label]
-            embedding = (torch.zeros(vectors.shape[1]) if rng.random() < self.note_drop_rate
-                         else vectors[int(rng.integers(len(vectors)))])
-            yield {"clip": to_model_input(frames)[0], "embedding": embedding,
-                   "label": torch.tensor(label), "row": torch.tensor(row), "indices": torch.tensor(idx)}

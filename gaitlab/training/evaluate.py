@@ -74,7 +74,7 @@ def record_card_faithfulness(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[st
         from gaitlab.training.protocol import DEFAULT_CACHE, fold_record_path, fold_weights_path
 
         fold, recipe = 0, card["cross_validation"]["recipe"]
-        config = TrainConfig(**card["training"]["config"])
+        config = TrainConfig.from_record(card["training"]["config"])
         fold_model = fold_weights_path(fold_record_path(DEFAULT_CACHE, recipe, fold, config))
         if not fold_model.is_file():
             raise InputError(f"no fold-0 model of recipe {recipe!r} in {fold_model.parent}: run the protocol with "

@@ -22,6 +22,7 @@ from gaitlab.constants import (CLASSES, CLIP_FRAMES, DISPLAY_NAMES, EMBED_DIM, F
 from gaitlab.model import count_flops, count_parameters
 from gaitlab.pipeline.pose_frames import BODY_FRACTION, LINE_WIDTH, VIEW
 from gaitlab.training.config import TrainConfig, TrainResult
+from gaitlab.training.clip_bank import SHIFT as BANK_SHIFT
 from gaitlab.training.dataset import ASPECT_JITTER, DATASET_NAME, N_FOLDS, SPAN_JITTER, GaitData
 from gaitlab.weights import DEFAULT_WEIGHTS, read_card
 
@@ -105,7 +106,10 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
                 "inference: clips of 8 frames evenly spaced over one estimated gait cycle "
                 "(autocorrelation of ankle distance), up to 12 clips tiling the walk (clips.plan_clips); "
                 "video probabilities = mean of clip softmaxes. training: random start, span = cycle x "
-                f"U{SPAN_JITTER} (frame-rate jitter), aspect x U{ASPECT_JITTER}, pose-frame augmentation (PoseStyle.random: scale, rotation, shift, landmark jitter, dropped bones, line width)"
+                f"U{SPAN_JITTER} (frame-rate jitter), aspect x U{ASPECT_JITTER}, pose-frame augmentation (PoseStyle.random: scale, rotation, shift, landmark jitter, dropped bones, line width), "
+                f"{config.bank_clips} such clips per walk rendered once (training.clip_bank, pooled as the network pools), "
+                f"drawn {config.clips_per_video} per walk per epoch with a random shift of up to {BANK_SHIFT} pooled pixels"
+                + (f", mixup Beta({config.mixup:g}, {config.mixup:g})" if config.mixup > 0 else "")
             ),
         },
         "embedder": {"name": text.NAME, "dim": EMBED_DIM},

@@ -38,6 +38,7 @@ import numpy as np
 from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
 from gaitlab.metrics import HEADLINE, classification_metrics, reliability_bins, subject_bootstrap, summarise
+from gaitlab.training.clip_bank import ClipBank
 from gaitlab.training.config import TrainConfig
 from gaitlab.training.dataset import N_FOLDS, GaitData, subject_folds
 from gaitlab.training.model_card import build_card
@@ -110,8 +111,9 @@ def fit_temperature(clip_logp: list[np.ndarray], labels: np.ndarray) -> float:
 
 
 def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx: np.ndarray, config: TrainConfig,
-                     weights_out: Path | None = None) -> dict[str, Any]:
-    """Train `recipe` on `train_idx`, score `val_idx`; a JSON-ready record with clip log-probs."""
+                     weights_out: Path | None = None, bank: ClipBank | None = None) -> dict[str, Any]:
+    """Train `recipe` on `train_idx`, score `val_idx`; a JSON-ready record with clip log-probs.
+    `bank`: a `ClipBank` holding the training rows (rendered here when None)."""
     spec = STUDENT_RECIPES[recipe]
     config = TrainConfig(**{**asdict(config), "architecture": spec.architecture})
     start = time.perf_counter()
@@ -121,7 +123,7 @@ def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx
         distillation.pop("_teacher")
     # The held-out fold is scored every `eval_every` epochs for the learning curve in the record
     # (convergence is read off it; nothing is selected on it).
-    result = train_student(data, train_idx, val_idx, config, teacher_probs=teacher_probs)
+    result = train_student(data, train_idx, val_idx, config, teacher_probs=teacher_probs, bank=bank)
     logp = clip_log_probabilities(result.model, data, val_idx, seed=config.seed)
     if weights_out is not None:
         card = build_card(data, config, result, train_idx, val_idx, distillation)
@@ -191,13 +193,26 @@ def summarise_student(data: GaitData, records: list[dict[str, Any]]) -> dict[str
 # --- The protocol ----------------------------------------------------------------------------
 
 
+def _protocol_bank(data: GaitData, recipe: str, config: TrainConfig, log) -> ClipBank:
+    """The clip bank of every row for `recipe`'s architecture (pooled as its input is)."""
+    from gaitlab.model import build
+
+    pool = getattr(build(STUDENT_RECIPES[recipe].architecture), "input_pool", 1)
+    start = time.perf_counter()
+    log(f"rendering the clip bank: {config.bank_clips} clips of each of {len(data.meta)} walks …")
+    bank = ClipBank(data, np.arange(len(data.meta)), config.bank_clips, pool, config.seed)
+    log(f"clip bank: {len(bank)} clips, {bank.clips.nbytes / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s")
+    return bank
+
+
 def fold_weights_path(record: Path) -> Path:
     """Where the fold model of a fold record is kept (its card beside it)."""
     return record.with_name(record.stem + "_model.safetensors")
 
 
 def fold_record_path(cache: Path, recipe: str, fold: int, config: TrainConfig) -> Path:
-    tag = f"e{config.epochs}c{config.clips_per_video}s{config.seed}w{config.distill_weight:g}t{config.temperature:g}"
+    tag = (f"e{config.epochs}c{config.clips_per_video}b{config.bank_clips}m{config.mixup:g}s{config.seed}"
+           f"w{config.distill_weight:g}t{config.temperature:g}")
     arch = STUDENT_RECIPES[recipe].architecture if recipe in STUDENT_RECIPES else config.architecture
     return cache / f"{arch}_{tag}" / f"{recipe}_fold{fold}.json"
 
@@ -219,6 +234,7 @@ def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache:
             raise AssertionError("a subject is on both sides of a fold")
     folds = list(range(N_FOLDS)) if folds is None else folds
     results: dict[str, Any] = {}
+    banks: dict[str, ClipBank] = {}
     for recipe in recipes:
         if recipe not in RECIPES:
             raise InputError(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
@@ -235,9 +251,11 @@ def run_protocol(data: GaitData, recipes: list[str], config: TrainConfig, cache:
         for fold in folds:
             path = fold_record_path(cache, recipe, fold, config)
             if not path.is_file():
+                if banks.get(recipe) is None:  # one bank of every row serves all folds (a fold trains on its own rows)
+                    banks[recipe] = _protocol_bank(data, recipe, config, log)
                 log(f"{recipe} fold {fold}: training …")
                 tr, va = splits[fold]
-                rec = run_student_fold(data, recipe, tr, va, config, weights_out=fold_weights_path(path))
+                rec = run_student_fold(data, recipe, tr, va, config, weights_out=fold_weights_path(path), bank=banks[recipe])
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(rec))
                 log(f"{recipe} fold {fold}: {rec['seconds']:.0f} s")
@@ -334,7 +352,7 @@ def matching_protocol(config: TrainConfig, distill: bool, path: Path = PROTOCOL_
     if config.architecture != STUDENT_RECIPES[recipe].architecture or not res or res.get("incomplete"):
         return None
     cv = res.get("config", {})
-    keys = ["epochs", "clips_per_video", "seed", "batch_size", "lr"] + (["distill_weight", "temperature"] if distill else [])
+    keys = ["epochs", "clips_per_video", "bank_clips", "mixup", "seed", "batch_size", "lr"] + (["distill_weight", "temperature"] if distill else [])
     return (recipe, protocol) if all(cv.get(k) == getattr(config, k) for k in keys) else None
 
 

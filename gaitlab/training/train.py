@@ -21,18 +21,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
-from gaitlab.constants import CLASSES
+from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
 from gaitlab.inference import clip_probabilities, temperature
 from gaitlab.pipeline.clips import to_model_input
 from gaitlab.metrics import classification_metrics
 from gaitlab.model import build, count_parameters
 from gaitlab.training.config import TrainConfig, TrainResult
-from gaitlab.training.dataset import GaitData, TrainingClips, subject_folds
+from gaitlab.training.clip_bank import ClipBank
+from gaitlab.training.dataset import GaitData, class_balanced_weights, subject_folds
 from gaitlab.training.model_card import build_card
-from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note, shared_embeddings
+from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note, note_bank, shared_embeddings
 from gaitlab.training.teacher import TeacherConfig, TeacherFn, teacher_soft_targets, train_teacher
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -118,21 +118,47 @@ def _lr_lambda(total_steps: int, warmup_fraction: float) -> Callable[[int], floa
     return factor
 
 
+def _soft_targets(teacher_probs: TeacherFn, bank: ClipBank, ids: np.ndarray) -> torch.Tensor:
+    """The teacher's soft targets [len(ids), 9] of bank entries `ids`, in chunks."""
+    out = [teacher_probs(torch.from_numpy(bank.rows[c]), torch.from_numpy(bank.indices[c]))
+           for c in np.array_split(ids, max(1, len(ids) // 256))]
+    return torch.cat(out)
+
+
 def train_student(data: GaitData, train_idx: np.ndarray, val_idx: np.ndarray, config: TrainConfig,
-                  progress: ProgressFn | None = None, teacher_probs: TeacherFn | None = None) -> TrainResult:
+                  progress: ProgressFn | None = None, teacher_probs: TeacherFn | None = None,
+                  bank: ClipBank | None = None) -> TrainResult:
     """Train a fresh `config.architecture` on rows `train_idx`; check it on `val_idx` (may be empty).
 
+    Each epoch draws `clips_per_video` × len(train_idx) clips, classes equally often
+    (`config.class_balance`), from a `ClipBank` of `config.bank_clips` augmented clips per
+    training row (`bank`, when given, must hold them: the protocol shares one across folds),
+    each with a synthetic note of its class (dropped at `config.note_drop_rate`). With
+    `config.mixup` > 0, pairs of clips, notes and targets are blended (mixup, Beta(α, α)).
     AdamW (no decay on biases and norms) with linear warm-up then cosine decay per step.
     `progress` receives {"event": "step" | "epoch", ...} dicts. `teacher_probs`, when given,
-    supplies soft targets for knowledge distillation (see `teacher.TeacherFn`).
+    supplies soft targets for knowledge distillation (see `teacher.TeacherFn`), computed once
+    per bank clip.
     """
     start = time.perf_counter()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     model = build(config.architecture, **config.architecture_kwargs)
-    clips = TrainingClips(data, train_idx, config.clips_per_video, config.note_drop_rate, config.class_balance, config.seed)
-    loader = DataLoader(clips, batch_size=config.batch_size, num_workers=config.num_workers)
-    steps_per_epoch = math.ceil(len(clips) / config.batch_size)
+    train_idx = np.asarray(train_idx)
+    pool = getattr(model, "input_pool", 1)
+    if bank is None:
+        bank = ClipBank(data, train_idx, config.bank_clips, pool, config.seed)
+    if bank.pool != pool:
+        raise ValueError(f"the clip bank is pooled {bank.pool}x, the model wants {pool}x")
+    visual = model.pooled_features if hasattr(model, "pooled_features") else None
+    mine = np.concatenate([bank.ids_of(r) for r in train_idx])
+    soft_all = torch.zeros(len(bank), NUM_CLASSES)
+    if teacher_probs is not None:
+        soft_all[mine] = _soft_targets(teacher_probs, bank, mine)
+    notes = [torch.from_numpy(v) for v in map(shared_embeddings(), note_bank(seed=config.seed))]  # per class [n, 384]
+    p_draw = class_balanced_weights(data.labels[train_idx], config.class_balance)
+    n_samples = config.clips_per_video * len(train_idx)
+    steps_per_epoch = math.ceil(n_samples / config.batch_size)
     groups = [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": config.weight_decay},
               {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
     opt = torch.optim.AdamW(groups, lr=config.lr)
@@ -142,13 +168,27 @@ def train_student(data: GaitData, train_idx: np.ndarray, val_idx: np.ndarray, co
     step = 0
     for epoch in range(config.epochs):
         t0 = time.perf_counter()
-        clips.set_epoch(epoch)
+        rng = np.random.default_rng([config.seed, epoch])
+        rows = rng.choice(train_idx, size=n_samples, p=p_draw)
+        ids = bank.draw(rows, rng)
         model.train()
         losses = []
-        for batch in loader:
-            logits = model(batch["clip"], batch["embedding"])
-            soft = teacher_probs(batch["row"], batch["indices"]) if teacher_probs else None
-            loss = student_loss(logits, batch["label"], config, soft)
+        for b in range(steps_per_epoch):
+            batch = ids[b * config.batch_size:(b + 1) * config.batch_size]
+            labels = torch.from_numpy(data.labels[bank.rows[batch]]).long()
+            emb = torch.stack([torch.zeros(notes[0].shape[1]) if rng.random() < config.note_drop_rate
+                               else notes[y][int(rng.integers(len(notes[y])))] for y in labels.tolist()])
+            x = bank.batch(batch, rng)
+            soft = soft_all[batch] if teacher_probs is not None else None
+            lam, perm = 1.0, None
+            if config.mixup > 0 and len(batch) > 1:
+                lam, perm = float(rng.beta(config.mixup, config.mixup)), torch.from_numpy(rng.permutation(len(batch)))
+                x, emb = lam * x + (1 - lam) * x[perm], lam * emb + (1 - lam) * emb[perm]
+                soft = None if soft is None else lam * soft + (1 - lam) * soft[perm]
+            logits = model.classify(visual(x), emb) if visual else model(x, emb)
+            loss = lam * student_loss(logits, labels, config, soft)
+            if perm is not None:
+                loss = loss + (1 - lam) * student_loss(logits, labels[perm], config, soft)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -4,13 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from gaitlab.constants import CLASSES, CLIP_FRAMES, FRAME_SIZE
 from gaitlab.pipeline.clips import keypoint_clips
 from gaitlab.pipeline.keypoints import source_aspect
 from gaitlab.training.dataset import (
-    GaitData, TrainingClips, class_balanced_weights, load_gait_data, sample_training_clip, subject_folds,
+    GaitData, class_balanced_weights, load_gait_data, sample_training_clip, subject_folds,
     training_clip_indices,
 )
 from gaitlab.errors import InputError
@@ -173,18 +172,3 @@ def test_class_balanced_weights():
     assert natural[labels == 0].sum() == pytest.approx(0.9)
 
 
-def test_training_clips_yield_model_inputs():
-    seqs = {"a": standing_sequence(80), "b": standing_sequence(60)}
-    meta = pd.DataFrame({"video_id": ["a", "b"], "label": ["Normal", "PD_Mild"], "subject_id": ["s1", "s2"]})
-    data = GaitData.from_sequences(meta, seqs)
-    ds = TrainingClips(data, np.array([0, 1]), clips_per_video=3, note_drop_rate=0.0, seed=1)
-    items = list(ds)
-    assert len(items) == len(ds) == 6
-    item = items[0]
-    assert item["clip"].shape == (3, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE)
-    assert item["embedding"].shape == (384,) and item["embedding"].dtype == torch.float32
-    norms = [float(i["embedding"].norm()) for i in items]  # notes kept (drop rate 0): unit length
-    assert sum(n == pytest.approx(1.0, abs=1e-4) for n in norms) >= 4
-    assert {int(i["label"]) for i in items} <= {CLASSES.index("Normal"), CLASSES.index("PD_Mild")}
-    ds.set_epoch(1)
-    assert not all(np.array_equal(a["clip"], b["clip"]) for a, b in zip(items, list(ds)))

@@ -51,7 +51,7 @@ def test_summarise_matches_per_fold_metrics():
 
 def test_a_tiny_protocol_scores_every_walk_once(tmp_path):
     data = walker_data(5)  # 10 walkers, 10 subjects, 2 classes
-    config = TrainConfig(epochs=1, clips_per_video=1, batch_size=4, val_fold=-1)
+    config = TrainConfig(epochs=1, clips_per_video=1, bank_clips=2, batch_size=4, val_fold=-1)
     result = run_protocol(data, ["features", "student"], config, cache=tmp_path, log=lambda s: None)
     student = result["recipes"]["student"]
     assert sum(f["videos"] for f in result["fold_sizes"]) == len(data.meta)
@@ -64,7 +64,7 @@ def test_a_tiny_protocol_scores_every_walk_once(tmp_path):
     (tmp_path / "protocol.json").write_text(json.dumps(result))
     assert matching_protocol(config, distill=False, path=tmp_path / "protocol.json")[0] == "student"
     assert matching_protocol(config, distill=True, path=tmp_path / "protocol.json") is None
-    other = TrainConfig(epochs=2, clips_per_video=1, batch_size=4, val_fold=-1)
+    other = TrainConfig(epochs=2, clips_per_video=1, bank_clips=2, batch_size=4, val_fold=-1)
     assert matching_protocol(other, distill=False, path=tmp_path / "protocol.json") is None
     section = card_section(result, "student")
     assert {r["recipe"] for r in section["rows"]} == {"student", "features"}

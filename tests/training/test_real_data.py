@@ -36,7 +36,7 @@ SUBJECTS_PER_CLASS = 6
 
 TRAIN_CLASSES = ("Normal", "PD_Mild", "Disabled_Assistive")
 TRAIN_SUBJECTS_PER_CLASS = 4
-TRAIN_ARGS = ["train", "--epochs", "6", "--clips-per-video", "2", "--batch-size", "8", "--lr", "3e-3", "--val-fold", "-1"]
+TRAIN_ARGS = ["train", "--epochs", "6", "--clips-per-video", "2", "--bank-clips", "4", "--batch-size", "8", "--lr", "3e-3", "--val-fold", "-1"]
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def walker_data(n_per_class: int) -> GaitData:
 @pytest.fixture(scope="module")
 def trained():
     data = walker_data(3)
-    config = TrainConfig(epochs=3, clips_per_video=2, batch_size=4, lr=3e-3, seed=0, eval_every=10)
+    config = TrainConfig(epochs=3, clips_per_video=2, bank_clips=4, batch_size=4, lr=3e-3, seed=0, eval_every=10)
     val = np.array([0, len(data.meta) - 1])
     return data, config, val, train_student(data, np.arange(len(data.meta)), val, config)
 
@@ -153,7 +153,7 @@ def test_run_train_end_to_end(tmp_path, capsys):
     np.savez(root / "keypoints.npz", **{v: data.sequences[v].astype(np.float16) for v in data.meta["video_id"]})
     out = tmp_path / "w" / "student.safetensors"
     assert cli_main(["train", "--data", str(root), "--out", str(out), "--epochs", "1", "--clips-per-video", "1",
-                     "--batch-size", "5", "--val-fold", "0"]) == 0
+                     "--bank-clips", "2", "--batch-size", "5", "--val-fold", "0"]) == 0
     printed = capsys.readouterr().out
     assert "epoch 1/1" in printed and "val acc" in printed
     _, card = load_weights(out)
@@ -173,7 +173,7 @@ def test_distillation_runs_and_its_loss_falls(tmp_path):
 
     data = walker_data(3)
     train, val = np.arange(1, len(data.meta) - 1), np.array([0, len(data.meta) - 1])
-    config = TrainConfig(epochs=3, clips_per_video=2, batch_size=4, lr=3e-3, seed=0, eval_every=10,
+    config = TrainConfig(epochs=3, clips_per_video=2, bank_clips=4, batch_size=4, lr=3e-3, seed=0, eval_every=10,
                          distill_weight=0.5, temperature=2.0)
     tcfg = TeacherConfig(epochs=6, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0)
     targets, record = train_distillation_teacher(data, train, val, config, teacher_config=tcfg)
@@ -188,8 +188,8 @@ def test_distillation_runs_and_its_loss_falls(tmp_path):
     losses = [h["loss"] for h in result.history]
     # The blend starts lower than plain CE (the KL half is small at first): a relative fall.
     assert losses[-1] < 0.85 * losses[0], losses
-    # Every batch got targets, only for training rows, each a distribution over the nine classes.
-    assert sum(len(r) for r, _ in seen) == config.epochs * config.clips_per_video * len(train)
+    # Every bank clip got targets once, only for training rows, each a distribution over the nine classes.
+    assert sum(len(r) for r, _ in seen) == config.bank_clips * len(train)
     assert set(torch.cat([r for r, _ in seen]).tolist()) <= set(train.tolist())
     soft = torch.cat([s for _, s in seen])
     assert soft.shape[1] == len(CLASSES) and torch.allclose(soft.sum(1), torch.ones(len(soft)), atol=1e-5)
