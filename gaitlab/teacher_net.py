@@ -7,6 +7,9 @@ per estimated cycle, as per-step features (mid-hip-centred joints in body height
 angles, their rates per cycle; `features_from_points`); a sequence's prediction is the mean
 over windows tiling it.
 
+The shipped teacher is the mean of three such nets fitted from different seeds
+(`TeacherEnsemble`), and reads every window also with left and right swapped.
+
 Input: cleaned keypoint sequences float [T_i, 33, 4]. `KeypointTeacher.predict_proba(seqs)` →
 class probabilities [N, 9]; `span_proba` gives one window's. Training (augmentation, `fit`)
 lives in `gaitlab.training.teacher`; the shipped teacher loads with `load_teacher`.
@@ -24,7 +27,7 @@ from torch import nn
 
 from gaitlab.constants import NUM_CLASSES
 from gaitlab.pipeline.features import BodyFrame, angle_deg, body_frame, lean_deg, resample_time
-from gaitlab.pipeline.landmarks import ANKLE, ELBOW, HIP, KNEE, SHOULDER, WRIST
+from gaitlab.pipeline.landmarks import ANKLE, ELBOW, HIP, KNEE, MIRROR_ORDER, SHOULDER, WRIST
 
 # The joints the teacher reads: nose, arms, hips and legs down to the toes (not the face).
 JOINTS: tuple[int, ...] = (0,) + tuple(range(11, 17)) + tuple(range(23, 33))
@@ -113,6 +116,30 @@ class TemporalConvNet(nn.Module):
         return self.head(torch.cat([mean, peak], dim=1))
 
 
+class TeacherEnsemble(nn.Module):
+    """`members` temporal conv nets fitted from different seeds, read as one model.
+
+    x float [B, F, L], mask bool [B, L] or None → the log of the members' mean softmax [B, 9].
+    It stands in for logits: its softmax is that mean, and dividing it by a temperature T
+    tempers the mean as p^(1/T). One net's opinion swings by a few points of accuracy with its
+    seed; the mean of three is steadier (`weights/protocol.json`, recipe `teacher`).
+    """
+
+    def __init__(self, members: int = 3, in_features: int = N_FEATURES, channels: int = 48,
+                 dilations: Sequence[int] = (1, 2, 4), dropout: float = 0.2) -> None:
+        super().__init__()
+        self.members = nn.ModuleList([TemporalConvNet(in_features, channels, dilations, dropout) for _ in range(members)])
+
+    @property
+    def norm(self) -> nn.BatchNorm1d:
+        """The first member's input norm (its `num_features` is the input width)."""
+        return self.members[0].norm
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        mean = torch.stack([torch.softmax(m(x, mask), dim=1) for m in self.members]).mean(0)
+        return torch.log(mean.clamp_min(1e-12))
+
+
 @dataclass
 class TeacherConfig:
     """The teacher's architecture, windowing, augmentation and optimisation."""
@@ -135,6 +162,8 @@ class TeacherConfig:
     noise: float = 0.004  # keypoint jitter, body heights
     mirror_prob: float = 0.5  # swap left and right (a mirrored video, once walking direction is fixed)
     eval_stride_cycles: float = 1.0  # spacing of the windows that tile a sequence at evaluation
+    members: int = 3  # nets fitted from seeds seed, seed + 1, …, averaged (`TeacherEnsemble`)
+    mirror_tta: bool = True  # read every window as given and with left and right swapped, averaged
     seed: int = 0
     threads: int = 1  # torch threads while fitting (the caller's setting is restored afterwards)
 
@@ -166,8 +195,11 @@ def _batch(windows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 class KeypointTeacher:
     """A keypoint teacher for inference: `config` (windowing) and a trained `net`.
 
-    `gaitlab.training.teacher.Teacher` adds `fit`. `net` is a plain `TemporalConvNet`, saved
-    and loaded like the student (`weights.save_weights`, architecture "keypoint_teacher").
+    `gaitlab.training.teacher.Teacher` adds `fit`. `net` is a `TeacherEnsemble` (or one
+    `TemporalConvNet`), saved and loaded like the student (`weights.save_weights`, architecture
+    "keypoint_teacher_ensemble" or "keypoint_teacher"). With `config.mirror_tta` every window
+    is also read with left and right swapped (training mirrors half its windows so) and the two
+    readings' probabilities are averaged.
     """
 
     config: TeacherConfig = field(default_factory=TeacherConfig)
@@ -187,15 +219,21 @@ class KeypointTeacher:
         return [(float(s), span) for s in np.linspace(0.0, free, count)]
 
     @torch.no_grad()
-    def _logits(self, frame: BodyFrame, spans: Sequence[tuple[float, float]]) -> torch.Tensor:
-        windows = [features_from_points(_window(frame, s, w, self.config), self.config.steps_per_cycle) for s, w in spans]
-        x, mask = _batch(windows)
+    def _window_proba(self, frame: BodyFrame, spans: Sequence[tuple[float, float]], temperature: float) -> np.ndarray:
+        """softmax(logits / temperature) of each window `spans` of `frame`: [len(spans), 9]
+        (with `config.mirror_tta`, the mean of the window read as given and mirrored)."""
+        cfg = self.config
+        points = [_window(frame, s, w, cfg) for s, w in spans]
+        if cfg.mirror_tta:
+            points += [p[:, MIRROR_ORDER] for p in points]
+        x, mask = _batch([features_from_points(p, cfg.steps_per_cycle) for p in points])
         self.net.eval()
-        return self.net(x, mask)
+        probs = torch.softmax(self.net(x, mask) / temperature, dim=1).numpy()
+        return probs.reshape(2, len(spans), -1).mean(0) if cfg.mirror_tta else probs
 
     def frame_proba(self, frame: BodyFrame, temperature: float = 1.0) -> np.ndarray:
         """Mean softmax(logits / temperature) over the windows tiling a `BodyFrame`: [9]."""
-        return torch.softmax(self._logits(frame, self._spans(frame)) / temperature, 1).mean(0).numpy()
+        return self._window_proba(frame, self._spans(frame), temperature).mean(0)
 
     def predict_proba(self, seqs: Sequence[np.ndarray], temperature: float = 1.0) -> np.ndarray:
         """Whole-sequence class probabilities [N, 9] (mean over windows tiling each sequence)."""
@@ -207,7 +245,7 @@ class KeypointTeacher:
         inside the sequence."""
         span = max(self.config.cycles_per_window * frame.cycle_frames, end - start)
         first = float(np.clip((start + end - span) / 2, 0.0, max(len(frame.points) - 1 - span, 0.0)))
-        return torch.softmax(self._logits(frame, [(first, span)]) / temperature, 1)[0].numpy()
+        return self._window_proba(frame, [(first, span)], temperature)[0]
 
     def window_proba(self, seq: np.ndarray, start: float, end: float, temperature: float = 1.0) -> np.ndarray:
         """`span_proba` of frames [start, end] of a gap-filled sequence [T, 33, 4]: [9]."""

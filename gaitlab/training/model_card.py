@@ -93,7 +93,7 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
              if fold >= 0 else "no hold-out: trained on all usable videos (see the cross-validation protocol)")
     return {
         "architecture": config.architecture,
-        "architecture_kwargs": config.architecture_kwargs,
+        "architecture_kwargs": getattr(result.model, "settings", config.architecture_kwargs),
         "view": VIEW,
         "view_parameters": {"body_fraction": BODY_FRACTION, "line_width": LINE_WIDTH, "channels":
                             ["left arm and leg", "right arm and leg", "trunk and head"],
@@ -144,12 +144,16 @@ def teacher_card(teacher: Any, data: GaitData, train_idx: np.ndarray, protocol: 
     beside the student); `protocol` (weights/protocol.json) gives its cross-validated figures."""
     cfg = asdict(teacher.config)
     res = (protocol or {}).get("recipes", {}).get("teacher")
+    kwargs = {"in_features": int(teacher.net.norm.num_features), "channels": cfg["channels"],
+              "dilations": list(cfg["dilations"]), "dropout": cfg["dropout"]}
+    members = len(getattr(teacher.net, "members", []))
     return {
-        "architecture": "keypoint_teacher",
-        "architecture_kwargs": {"in_features": int(teacher.net.norm.num_features), "channels": cfg["channels"],
-                                "dilations": list(cfg["dilations"]), "dropout": cfg["dropout"]},
+        "architecture": "keypoint_teacher_ensemble" if members else "keypoint_teacher",
+        "architecture_kwargs": {"members": members, **kwargs} if members else kwargs,
         "teacher_config": {**cfg, "dilations": list(cfg["dilations"]), "span_jitter": list(cfg["span_jitter"])},
-        "input": "cleaned full-rate keypoint sequence; windows of two estimated gait cycles, 16 steps per cycle",
+        "input": "cleaned full-rate keypoint sequence; windows of two estimated gait cycles, 16 steps per cycle"
+                 + (f"; the mean of {members} nets fitted from consecutive seeds" if members else "")
+                 + ("; every window also read with left and right swapped" if cfg.get("mirror_tta") else ""),
         "training_data": {"dataset": DATASET_NAME, "train": _split_counts(data, train_idx),
                           "sources": [KOA_PD_NM_CITATION, "disabled-gait set (Disabled_Assistive, Disabled_NonAssistive)"]},
         "metrics": {"keypoints": res["pooled"]} if res else {},

@@ -1,8 +1,9 @@
 """Training the keypoint teacher (`gaitlab.teacher_net`), and its soft targets for distillation.
 
-`Teacher` is a `KeypointTeacher` that can `fit` (scikit-learn style): random windows of whole
-estimated gait cycles, augmented (mirror, camera roll, aspect and height error, keypoint
-jitter), class-balanced draws, AdamW with a one-cycle schedule. `teacher_soft_targets` turns a
+`Teacher` is a `KeypointTeacher` that can `fit` (scikit-learn style): `config.members` nets
+from consecutive seeds (their mean is the teacher), each on random windows of whole estimated
+gait cycles, augmented (mirror, camera roll, aspect and height error, keypoint jitter),
+class-balanced draws, AdamW with a one-cycle schedule. `teacher_soft_targets` turns a
 trained teacher into the `TeacherFn` a student distils from.
 
 Input: keypoint sequences float [T_i, 33, 4] and class ids [N].
@@ -19,8 +20,8 @@ import torch.nn.functional as F
 
 from gaitlab.pipeline.features import BodyFrame, body_frame
 from gaitlab.pipeline.landmarks import MIRROR_ORDER
-from gaitlab.teacher_net import (N_FEATURES, KeypointTeacher, TeacherConfig, TemporalConvNet,  # noqa: F401  (re-exported)
-                                 _batch, _window, features_from_points, keypoint_features)
+from gaitlab.teacher_net import (N_FEATURES, KeypointTeacher, TeacherConfig, TeacherEnsemble,  # noqa: F401  (re-exported)
+                                 TemporalConvNet, _batch, _window, features_from_points, keypoint_features)
 from gaitlab.training.dataset import class_balanced_weights
 
 # teacher_probs(rows [B], indices [B, 8]) → soft targets [B, 9]: the teacher's class
@@ -41,35 +42,50 @@ class Teacher(KeypointTeacher):
     """A teacher that can be trained: `fit(seqs, labels)` returns self, then `predict_proba`."""
 
     def fit(self, seqs: Sequence[np.ndarray], labels: np.ndarray) -> Teacher:
-        """Train a fresh net on `seqs` ([T_i, 33, 4] each) with class ids `labels` [N]."""
+        """Train `config.members` fresh nets on `seqs` ([T_i, 33, 4] each) with class ids
+        `labels` [N], from seeds `config.seed`, `config.seed + 1`, …; `net` becomes their
+        `TeacherEnsemble` (one member: the plain `TemporalConvNet`)."""
         cfg, labels, threads = self.config, np.asarray(labels), torch.get_num_threads()
         torch.set_num_threads(cfg.threads)  # restored below: the caller's setting is its own
-        torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
         frames = [body_frame(s) for s in seqs]
-        self.net = TemporalConvNet(N_FEATURES, cfg.channels, cfg.dilations, cfg.dropout)
-        p_draw = class_balanced_weights(labels, cfg.class_balance)
-        steps_per_epoch = math.ceil(cfg.windows_per_video * len(seqs) / cfg.batch_size)
-        opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
         self.history = []
+        nets = [self._fit_member(frames, labels, cfg.seed + k, k) for k in range(max(1, cfg.members))]
+        if len(nets) == 1:
+            self.net = nets[0]
+        else:
+            self.net = TeacherEnsemble(len(nets), N_FEATURES, cfg.channels, cfg.dilations, cfg.dropout)
+            for slot, net in zip(self.net.members, nets):
+                slot.load_state_dict(net.state_dict())
+        self.net.eval()
+        torch.set_num_threads(threads)
+        return self
+
+    def _fit_member(self, frames: list[BodyFrame], labels: np.ndarray, seed: int, member: int) -> TemporalConvNet:
+        """One `TemporalConvNet` trained from `seed`; its epochs are appended to `history`."""
+        cfg = self.config
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        net = TemporalConvNet(N_FEATURES, cfg.channels, cfg.dilations, cfg.dropout)
+        p_draw = class_balanced_weights(labels, cfg.class_balance)
+        steps_per_epoch = math.ceil(cfg.windows_per_video * len(frames) / cfg.batch_size)
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
         for epoch in range(cfg.epochs):
             t0, losses = time.perf_counter(), []
-            self.net.train()
+            net.train()
             for _ in range(steps_per_epoch):
-                rows = rng.choice(len(seqs), size=cfg.batch_size, p=p_draw)
+                rows = rng.choice(len(frames), size=cfg.batch_size, p=p_draw)
                 x, mask = _batch([self._random_window(frames[r], rng) for r in rows])
-                loss = F.cross_entropy(self.net(x, mask), torch.from_numpy(labels[rows]).long(),
+                loss = F.cross_entropy(net(x, mask), torch.from_numpy(labels[rows]).long(),
                                        label_smoothing=cfg.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
                 losses.append(float(loss.detach()))
-            self.history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0})
-        self.net.eval()
-        torch.set_num_threads(threads)
-        return self
+            self.history.append({"member": member, "epoch": epoch + 1, "loss": float(np.mean(losses)),
+                                 "seconds": time.perf_counter() - t0})
+        return net.eval()
 
     def _random_window(self, frame: BodyFrame, rng: np.random.Generator) -> np.ndarray:
         cfg = self.config

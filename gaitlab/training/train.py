@@ -33,7 +33,7 @@ from gaitlab.training.clip_bank import ClipBank
 from gaitlab.training.dataset import GaitData, class_balanced_weights, subject_folds
 from gaitlab.training.model_card import build_card
 from gaitlab.training.notes import DEFAULT_DROP_RATE, make_note, note_bank, shared_embeddings
-from gaitlab.training.teacher import TeacherConfig, TeacherFn, teacher_soft_targets, train_teacher
+from gaitlab.training.teacher import Teacher, TeacherConfig, TeacherFn, teacher_soft_targets, train_teacher
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -220,7 +220,8 @@ DISTILL_SCOPE = "window"  # the teacher's opinion of the same stretch of walking
 
 
 def train_distillation_teacher(data: GaitData, train_idx: np.ndarray, val_idx: np.ndarray, config: TrainConfig,
-                               teacher_config: TeacherConfig | None = None) -> tuple[TeacherFn, dict[str, Any]]:
+                               teacher_config: TeacherConfig | None = None,
+                               teacher: Teacher | None = None) -> tuple[TeacherFn, dict[str, Any]]:
     """Train the keypoint teacher on the student's training rows `train_idx` and return its soft
     targets (`teacher_soft_targets` at `config.temperature`, scope "window") plus the card's
     `distillation` record: teacher settings, training history and time, and, when `val_idx`
@@ -228,17 +229,21 @@ def train_distillation_teacher(data: GaitData, train_idx: np.ndarray, val_idx: n
 
     The targets are in-sample: the teacher has seen these rows, so it is more confident on
     them than on new walkers; the temperature (≥ 2 recommended) is what softens them.
-    `teacher_config` is a `TeacherConfig`; its default takes `config.seed`.
+    `teacher_config` is a `TeacherConfig`; its default takes `config.seed`. `teacher`, when
+    given, is a teacher already fitted on `train_idx` (the protocol's fold teacher): it is used
+    as it is and `teacher_config` is ignored.
     """
     if not config.temperature > 0:
         raise InputError(f"the teacher temperature must be > 0, not {config.temperature}.")
     if not 0.0 <= config.distill_weight <= 1.0:
         raise InputError(f"the distillation weight must be within 0..1, not {config.distill_weight}.")
-    teacher_config = teacher_config or TeacherConfig(seed=config.seed)
     train_idx, val_idx = np.asarray(train_idx), np.asarray(val_idx)
-    start = time.perf_counter()
-    teacher = train_teacher([data.sequence(int(r)) for r in train_idx], data.labels[train_idx], teacher_config)
-    seconds = time.perf_counter() - start
+    start, given = time.perf_counter(), teacher
+    if teacher is None:
+        teacher = train_teacher([data.sequence(int(r)) for r in train_idx], data.labels[train_idx],
+                                teacher_config or TeacherConfig(seed=config.seed))
+    teacher_config = teacher.config
+    seconds = time.perf_counter() - start if given is None else sum(h.get("seconds", 0.0) for h in teacher.history)
     record: dict[str, Any] = {
         "method": "knowledge distillation: loss = (1 - weight) * label-smoothed CE + weight * T^2 * "
                   "KL(teacher soft targets at T || student softmax(logits / T))",
@@ -291,7 +296,9 @@ def run_training(data: GaitData, config: TrainConfig, distill: bool = False, com
         teacher_probs, distillation = train_distillation_teacher(data, train_idx, val_idx, config)
         teacher = distillation.pop("_teacher")
         t = distillation["teacher"]
-        log(f"teacher: {len(t['history'])} epochs, final loss {t['history'][-1]['loss']:.3f}, {t['wall_time_s']:.0f} s; "
+        nets = len({h.get("member", 0) for h in t["history"]})
+        log(f"teacher: {nets} net(s) x {len(t['history']) // nets} epochs, final loss {t['history'][-1]['loss']:.3f}, "
+            f"{t['wall_time_s']:.0f} s; "
             f"distilling at T={config.temperature:g}, weight {config.distill_weight:g}")
         if "metrics" in t:
             m = t["metrics"]

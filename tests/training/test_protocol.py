@@ -74,3 +74,27 @@ def test_a_tiny_protocol_scores_every_walk_once(tmp_path):
     # Cached: a rerun trains nothing and gives the same figures.
     again = run_protocol(data, ["student"], config, cache=tmp_path, log=lambda s: None)
     assert again["recipes"]["student"]["video_only"] == student["video_only"]
+
+
+def test_the_teacher_recipe_and_the_distilled_student_share_one_cached_fold_teacher(tmp_path, monkeypatch):
+    """Each fold's teacher is fitted once: the `teacher` recipe scores with it, the distilled
+    student distils from it (its record's teacher metrics are the teacher recipe's), and a
+    rerun loads it instead of fitting again."""
+    from gaitlab.training import protocol
+    from gaitlab.training.teacher import Teacher, TeacherConfig
+
+    small = lambda seed: TeacherConfig(seed=seed, epochs=2, channels=8, members=2, windows_per_video=2)  # noqa: E731
+    monkeypatch.setattr(protocol, "TeacherConfig", small)
+    fits = []
+    real_fit = Teacher.fit
+    monkeypatch.setattr(Teacher, "fit", lambda self, s, y: fits.append(len(s)) or real_fit(self, s, y))
+    data = walker_data(5)
+    config = TrainConfig(epochs=1, clips_per_video=1, bank_clips=2, batch_size=4, val_fold=-1)
+    result = run_protocol(data, ["teacher", "student_distilled"], config, cache=tmp_path, log=lambda s: None)
+    assert len(fits) == 5 and len(list((tmp_path / "teachers").glob("*.safetensors"))) == 5
+    teacher = result["recipes"]["teacher"]
+    per_fold = result["recipes"]["student_distilled"]["teacher_metrics_per_fold"]
+    assert [f["accuracy"] for f in per_fold] == [f["accuracy"] for f in teacher["folds"]]
+    assert teacher["pooled"]["n"] == len(data.meta)
+    again = run_protocol(data, ["teacher"], config, cache=tmp_path, log=lambda s: None)
+    assert len(fits) == 5 and again["recipes"]["teacher"]["pooled"] == teacher["pooled"]

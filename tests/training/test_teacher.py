@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from gaitlab.pipeline.features import mirror
-from gaitlab.training.teacher import N_FEATURES, TeacherConfig, TemporalConvNet, keypoint_features, teacher_soft_targets, train_teacher
+from gaitlab.training.teacher import (N_FEATURES, TeacherConfig, TeacherEnsemble, TemporalConvNet, keypoint_features,
+                                     teacher_soft_targets, train_teacher)
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 
 NORMAL, STOOPED = 0, 5  # class ids used for the two generated groups
@@ -55,7 +56,7 @@ def _two_groups(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
 
 def test_teacher_learns_two_generated_classes():
     seqs, labels = _two_groups(12, seed=0)
-    config = TeacherConfig(epochs=6, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0)
+    config = TeacherConfig(epochs=6, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0, members=1)
     teacher = train_teacher(seqs, labels, config)
     losses = [h["loss"] for h in teacher.history]
     assert losses[-1] < 0.7 * losses[0]
@@ -80,3 +81,30 @@ def test_teacher_learns_two_generated_classes():
         assert sharp.max() > soft[1].max()  # a higher temperature softens the targets
     with pytest.raises(ValueError):
         teacher_soft_targets(teacher, test_seqs, scope="clip")
+
+
+def test_ensemble_is_the_mean_of_its_members_and_reads_mirrors():
+    """Three members from consecutive seeds; the ensemble's output is the log of the members'
+    mean softmax, and mirror reading averages a window with its left/right swap."""
+    seqs, labels = _two_groups(8, seed=2)
+    config = TeacherConfig(epochs=2, windows_per_video=4, batch_size=16, channels=8, lr=5e-3, seed=4, members=3)
+    teacher = train_teacher(seqs, labels, config)
+    assert isinstance(teacher.net, TeacherEnsemble) and len(teacher.net.members) == 3
+    assert sorted({h["member"] for h in teacher.history}) == [0, 1, 2] and len(teacher.history) == 6
+    single = train_teacher(seqs, labels, TeacherConfig(**{**config.__dict__, "members": 1, "seed": 5}))
+    assert all(torch.equal(a, b) for a, b in zip(teacher.net.members[1].state_dict().values(),
+                                                 single.net.state_dict().values()))  # member k: seed + k
+    x = torch.randn(2, N_FEATURES, 32)
+    mean = torch.stack([torch.softmax(m(x), 1) for m in teacher.net.members]).mean(0)
+    assert torch.allclose(torch.softmax(teacher.net(x), 1), mean, atol=1e-5)
+    assert not torch.allclose(teacher.net.members[0](x), teacher.net.members[1](x))  # the seeds differ
+
+    from gaitlab.pipeline.features import body_frame
+    from gaitlab.pipeline.landmarks import MIRROR_ORDER
+
+    frame = body_frame(seqs[0])
+    both = teacher.frame_proba(frame)
+    teacher.config.mirror_tta = False
+    plain = teacher.frame_proba(frame)
+    swapped = teacher.frame_proba(type(frame)(frame.points[:, MIRROR_ORDER], frame.cycle_frames, frame.direction))
+    assert np.allclose(both, (plain + swapped) / 2, atol=1e-5) and not np.allclose(plain, swapped)

@@ -175,7 +175,7 @@ def test_distillation_runs_and_its_loss_falls(tmp_path):
     train, val = np.arange(1, len(data.meta) - 1), np.array([0, len(data.meta) - 1])
     config = TrainConfig(epochs=3, clips_per_video=2, bank_clips=4, batch_size=4, lr=3e-3, seed=0, eval_every=10,
                          distill_weight=0.5, temperature=2.0)
-    tcfg = TeacherConfig(epochs=6, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0)
+    tcfg = TeacherConfig(epochs=6, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0, members=1)
     targets, record = train_distillation_teacher(data, train, val, config, teacher_config=tcfg)
     seen = []
 
