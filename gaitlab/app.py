@@ -33,6 +33,7 @@ from gaitlab.constants import (
 )
 from gaitlab.demo import DEMO_CASES, DEMO_DIR, demo_case
 from gaitlab.errors import InputError, WeightsError
+from gaitlab.metrics import describe_ratio
 
 UPLOAD_TYPES = [e.lstrip(".") for e in SUPPORTED_EXTENSIONS]
 CURRENT_CASE = "gaitlab_current_case"  # session-state key: the case the user is looking at
@@ -318,7 +319,7 @@ def card_faithfulness() -> str | None:
         return None
     return (f"blanking the top 10% of Grad-CAM pixels lowered the predicted class's probability by "
             f"{f['top_drop']:.3f} on average, vs {f['random_drop']:.3f} for 10% random pixels "
-            f"({f['ratio']:.1f}×, {f['cases']} cases).")
+            f"({describe_ratio(f['top_drop'], f['random_drop'])}, {f['cases']} cases).")
 
 
 def data_root() -> Path:

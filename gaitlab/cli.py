@@ -293,7 +293,7 @@ def _card(args: argparse.Namespace) -> int:
     if args.attach_protocol:
         from gaitlab.training.config import TrainConfig
         from gaitlab.training.protocol import attach_to_card
-        from gaitlab.weights import card_path, default_weights, read_card
+        from gaitlab.weights import DEFAULT_TEACHER, card_path, default_weights, read_card
 
         path = Path(args.weights) if args.weights else default_weights()
         card = read_card(path)
@@ -303,6 +303,14 @@ def _card(args: argparse.Namespace) -> int:
                              "run `python -m gaitlab evaluate --protocol` with the same settings first.")
         card_path(path).write_text(json.dumps(card, indent=2) + "\n")
         print(f"attached the protocol's figures and calibration to {card_path(path)}")
+        if args.weights is None and DEFAULT_TEACHER.is_file():  # the teacher shipped beside it
+            from gaitlab.training.model_card import teacher_figures
+            from gaitlab.training.protocol import PROTOCOL_JSON
+
+            teacher = read_card(DEFAULT_TEACHER)
+            teacher.update(teacher_figures(json.loads(PROTOCOL_JSON.read_text())))
+            card_path(DEFAULT_TEACHER).write_text(json.dumps(teacher, indent=2) + "\n")
+            print(f"attached the protocol's teacher figures to {card_path(DEFAULT_TEACHER)}")
     print(write_model_card(*([args.weights] if args.weights else [])))
     return 0
 

@@ -31,6 +31,7 @@ from gaitlab.pipeline.clips import blank_clip
 from gaitlab.constants import CLASSES, FRAME_SIZE, class_index
 from gaitlab.inference import BATCH, Analysis, get_model
 from gaitlab.inference import calibrated_probabilities as probabilities
+from gaitlab.metrics import drop_ratio
 
 OVERLAY_ALPHA = 0.45  # heat-map weight in the blend: strong enough to read, frame still visible
 IG_STEPS = 24  # integrated-gradient steps: enough for a stable map, a few s on two CPU cores
@@ -74,7 +75,7 @@ class Faithfulness:
 
     top_drop: float
     random_drop: float
-    ratio: float
+    ratio: float  # top_drop / max(random_drop, RANDOM_DROP_FLOOR): see `drop_ratio`
     fraction: float
     target: str
 
@@ -300,7 +301,7 @@ def faithfulness(analysis: Analysis, explanation: Explanation, fraction: float =
     pixels per frame; compare the drops of the target's calibrated probability.
 
     A faithful map gives `ratio` ≫ 1. On pose frames most random pixels are already blank
-    background, so `random_drop` is small and the ratio can be large.
+    background, so `random_drop` is small: the ratio's denominator is floored (`drop_ratio`).
     """
     model = model if model is not None else get_model()
     private = private_copy(model)  # an eval-mode model without touching the shared one's mode
@@ -321,7 +322,7 @@ def faithfulness(analysis: Analysis, explanation: Explanation, fraction: float =
     drops = (probs[0] - probs[1:]).numpy().astype(np.float64)
     random_drop = float(drops[1:].mean()) if n_random else 0.0
     return Faithfulness(top_drop=float(drops[0]), random_drop=random_drop,
-                        ratio=float(drops[0] / max(random_drop, 1e-6)), fraction=fraction,
+                        ratio=drop_ratio(float(drops[0]), random_drop), fraction=fraction,
                         target=explanation.target)
 
 

@@ -334,25 +334,45 @@ def temperature(model: nn.Module) -> float:
     return float(card.get("calibration", {}).get("temperature", 1.0))
 
 
+def calibrate(probs: np.ndarray, t: float) -> np.ndarray:
+    """Temperature scaling of probabilities [..., 9]: softmax(log p / t), i.e. p^(1/t)
+    renormalised. For one clip it is softmax(logits / t); for a walk it is applied to the mean
+    of its clips' probabilities, so calibration changes how sure an answer is, never which
+    class it is."""
+    z = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None)) / t
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def walk_probabilities(clip_probs: np.ndarray, t: float) -> np.ndarray:
+    """A walk's calibrated probabilities [9] from its clips' uncalibrated ones [n, 9]: the clips'
+    mean, temperature-scaled (`calibrate`)."""
+    return calibrate(np.asarray(clip_probs).mean(axis=0), t)
+
+
 # Clips per forward pass: bounds memory however many clips a case or an attribution needs.
 BATCH = 16
 
 
 @torch.no_grad()
-def calibrated_probabilities(model: nn.Module, clips: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
-    """Calibrated class probabilities [N, 9] for clips [N, 3, 8, 224, 224] and notes [N or 1, 384].
+def calibrated_probabilities(model: nn.Module, clips: torch.Tensor, embeddings: torch.Tensor,
+                             calibrated: bool = True) -> torch.Tensor:
+    """Class probabilities [N, 9] of each clip [N, 3, 8, 224, 224] with notes [N or 1, 384]:
+    softmax(logits / temperature), or softmax(logits) with `calibrated` False.
 
     Scored in chunks of `BATCH` clips so memory stays flat; one note [1, 384] is shared by all.
     """
     embeddings = embeddings.expand(len(clips), -1) if len(embeddings) == 1 else embeddings
     logits = torch.cat([model(c, e) for c, e in zip(clips.split(BATCH), embeddings.split(BATCH))])
-    return torch.softmax(logits / temperature(model), dim=1)
+    return torch.softmax(logits / (temperature(model) if calibrated else 1.0), dim=1)
 
 
-def clip_probabilities(model: nn.Module, masks: np.ndarray, embedding: torch.Tensor) -> np.ndarray:
-    """Calibrated class probabilities [N, 9] for N clips of 8 pose frames sharing one note."""
+def clip_probabilities(model: nn.Module, masks: np.ndarray, embedding: torch.Tensor,
+                       calibrated: bool = True) -> np.ndarray:
+    """Class probabilities [N, 9] for N clips of 8 pose frames sharing one note (see
+    `calibrated_probabilities`)."""
     inputs = torch.cat([to_model_input(m) for m in masks])
-    return calibrated_probabilities(model, inputs, embedding).numpy()
+    return calibrated_probabilities(model, inputs, embedding, calibrated).numpy()
 
 
 # --- The public entry point -------------------------------------------------------------------
@@ -380,14 +400,16 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str,
     `teacher` (e.g. `get_teacher()`) adds its second opinion on the same landmarks."""
     description = note_text(description)  # InputError for a note that is not text
     embedding, note_warnings = note_embedding(description)
-    probs = clip_probabilities(model, case.masks, embedding)
+    raw = clip_probabilities(model, case.masks, embedding, calibrated=False)
+    t = temperature(model)
+    probs = calibrate(raw, t)  # each clip's own calibrated answer (the timeline)
     person_frames = case.person.sum(axis=1)
     usable = person_frames >= MIN_PERSON_FRAMES
     warnings = case.warnings + note_warnings
     if not usable.any():
         usable[:] = True
         warnings.append("No clip shows a person clearly; the answer is unreliable.")
-    mean = probs[usable].mean(axis=0)
+    mean = walk_probabilities(raw[usable], t)
     label_id = int(mean.argmax())
     # The main clip is the usable clip that most supports the overall answer.
     main = int(np.argmax(np.where(usable, probs[:, label_id], -1.0)))

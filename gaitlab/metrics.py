@@ -14,6 +14,8 @@ returns JSON-ready Python values:
   mean and spread across folds, and the pooled metrics of all folds' rows together.
 
 scikit-learn is imported inside the functions so that importing this module stays cheap.
+- `drop_ratio`, `describe_ratio`: Grad-CAM faithfulness as top-pixel drop over random-pixel
+  drop, the denominator floored at `RANDOM_DROP_FLOOR`.
 """
 from __future__ import annotations
 
@@ -173,3 +175,22 @@ def summarise(labels: np.ndarray, probs: np.ndarray, fold_rows: Sequence[np.ndar
         summary[f"recall_{c}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "folds": len(vals)} if vals else None
     rows = np.concatenate(fold_rows)
     return {"folds": per_fold, "summary": summary, "pooled": classification_metrics(labels[rows], probs[rows])}
+
+
+# --- Attribution faithfulness ---------------------------------------------------------------
+# Random blanking on pose frames mostly hits blank background and can move the probability by
+# (almost) nothing, or even up: a ratio over such a denominator means nothing, so the
+# denominator is floored here and the ratio is then a lower bound.
+RANDOM_DROP_FLOOR = 0.005
+
+
+def drop_ratio(top_drop: float, random_drop: float) -> float:
+    """How many times the top pixels' drop exceeds the random pixels' drop, with the random drop
+    floored at `RANDOM_DROP_FLOOR` (so a lower bound when random blanking changes nothing)."""
+    return float(top_drop / max(random_drop, RANDOM_DROP_FLOOR))
+
+
+def describe_ratio(top_drop: float, random_drop: float) -> str:
+    """The ratio as a reader should see it: "18.0×", or "≥ 18.0×" when the floor applied."""
+    bound = "≥ " if random_drop < RANDOM_DROP_FLOOR else ""
+    return f"{bound}{drop_ratio(top_drop, random_drop):.1f}×"

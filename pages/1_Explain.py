@@ -4,6 +4,7 @@ import streamlit as st
 
 from gaitlab import app, figures
 from gaitlab.explanations import METHODS, frame_titles, summary_sentence
+from gaitlab.metrics import RANDOM_DROP_FLOOR, describe_ratio
 
 METHOD_NAMES = {"gradcam": "Grad-CAM", "guided_gradcam": "Guided Grad-CAM",
                 "integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion (slow)"}
@@ -32,7 +33,8 @@ check = app.faithfulness_case(ref, note, analysis, explanation)
 c1, c2, c3 = st.columns(3)
 c1.metric("Drop when the top 10% of pixels are blanked", f"{check.top_drop:+.3f}")
 c2.metric("Drop when 10% random pixels are blanked", f"{check.random_drop:+.3f}")
-c3.metric("Ratio", f"{check.ratio:.1f}×")
+c3.metric("Ratio", describe_ratio(check.top_drop, check.random_drop),
+          help=f"A random drop below {RANDOM_DROP_FLOOR} counts as {RANDOM_DROP_FLOOR}, so the ratio is then a lower bound.")
 held_out = app.card_faithfulness()
 if held_out:
     st.caption(f"On held-back validation subjects: {held_out}")

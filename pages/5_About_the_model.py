@@ -22,6 +22,12 @@ if calibration.get("reliability"):
     st.caption("Pooled out-of-fold answers (video only), sorted by confidence into 10 bins of equal count; "
                "a calibrated model's points lie on the diagonal.")
     st.plotly_chart(figures.reliability_diagram(calibration["reliability"]))
+    floor = calibration.get("ece_sampling_floor")
+    if floor:
+        st.caption(f"With about {round(sum(b['count'] for b in calibration['reliability']) / len(calibration['reliability']))} "
+                   f"walks a bin, even a perfectly calibrated model with these confidences would show an ECE of "
+                   f"{floor['mean']:.3f} on average ({floor['p95']:.3f} at the 95th percentile): gaps of that size "
+                   "are the sample's, not the model's.")
 table = metrics_table(card.get("metrics") or {})
 if len(table):
     st.dataframe(table, hide_index=True)

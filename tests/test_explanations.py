@@ -13,8 +13,9 @@ from torch import nn
 
 from gaitlab.pipeline.clips import blank_clip, to_model_input
 from gaitlab.constants import CLASSES, FRAME_SIZE
+from gaitlab.metrics import RANDOM_DROP_FLOOR
 from gaitlab.inference import Analysis
-from gaitlab.pipeline.pose_frames import PoseStyle, render_pose_frames
+from gaitlab.pipeline.pose_frames import BODY_FRACTION, PoseStyle, render_pose_frames
 from gaitlab.text import embed_note
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 from gaitlab.weights import load_model
@@ -80,7 +81,8 @@ def make_analysis(frames: np.ndarray, label: str = "Normal", note: str = "knee p
 @pytest.fixture(scope="module")
 def two_walkers() -> Analysis:
     """One walker in each half of the frame: evidence for class 0 on the left, class 1 right."""
-    frames = np.maximum(walker_frames(-56, scale=0.8), walker_frames(56, scale=0.8))
+    small = 0.44 / BODY_FRACTION  # a walker 0.44 of the frame high fits in one half
+    frames = np.maximum(walker_frames(-56, scale=small), walker_frames(56, scale=small))
     assert not frames[:, :, 108:116].any()  # the halves do not touch
     return make_analysis(frames, label=CLASSES[0])
 
@@ -229,7 +231,7 @@ def test_faithfulness_of_a_map_whose_evidence_is_known(two_walkers):
     assert score.top_drop > 0.05
     assert score.top_drop > score.random_drop
     assert score.ratio > 1.0
-    assert score.ratio == pytest.approx(score.top_drop / max(score.random_drop, 1e-6))
+    assert score.ratio == pytest.approx(score.top_drop / max(score.random_drop, RANDOM_DROP_FLOOR))
     # Blanking where the map says the evidence is NOT (the other class's map) costs ~nothing.
     other = ex.explain(two_walkers, "gradcam", target=CLASSES[1], model=model)
     other.target = CLASSES[0]

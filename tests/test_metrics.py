@@ -1,10 +1,12 @@
-"""gaitlab.metrics: the ECE a perfectly calibrated model would still show with few walks a bin."""
+"""gaitlab.metrics: the ECE a perfectly calibrated model would still show with few walks a bin;
+the faithfulness ratio's floor."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gaitlab.metrics import ece_sampling_floor, expected_calibration_error
+from gaitlab.metrics import (RANDOM_DROP_FLOOR, describe_ratio, drop_ratio, ece_sampling_floor,
+                             expected_calibration_error)
 
 
 def _confident(n: int, top: float, seed: int = 0) -> np.ndarray:
@@ -34,3 +36,12 @@ def test_a_calibrated_model_sits_at_the_floor_and_an_overconfident_one_above_it(
     wrong_half[::2] = (wrong_half[::2] + 1) % 9  # right only half the time while saying 0.7
     assert expected_calibration_error(wrong_half, probs) == pytest.approx(0.2, abs=0.02)
     assert expected_calibration_error(wrong_half, probs) > floor["p95"] + 0.05
+
+
+def test_faithfulness_ratio_floors_a_random_drop_of_nothing():
+    assert drop_ratio(0.30, 0.03) == pytest.approx(10.0) and describe_ratio(0.30, 0.03) == "10.0×"
+    # Random blanking that changes nothing (or raises the probability) cannot make the ratio
+    # explode: the floor holds the denominator, and the text says it is a lower bound.
+    assert drop_ratio(0.09, -0.0001) == pytest.approx(0.09 / RANDOM_DROP_FLOOR)
+    assert describe_ratio(0.09, -0.0001) == f"≥ {0.09 / RANDOM_DROP_FLOOR:.1f}×"
+    assert drop_ratio(-0.01, 0.0) < 0  # a map worse than random reads as worse than random

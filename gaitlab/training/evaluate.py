@@ -25,6 +25,7 @@ from torch import nn
 
 from gaitlab.errors import InputError
 from gaitlab.inference import keypoint_sequence_clips, score_case
+from gaitlab.metrics import drop_ratio
 from gaitlab.pipeline.clips import to_model_input
 from gaitlab.training.dataset import DEFAULT_DATA_DIR, N_FOLDS, GaitData, load_gait_data, subject_folds
 from gaitlab.weights import card_path, default_weights, load_model
@@ -49,7 +50,7 @@ def held_out_faithfulness(model: nn.Module, data: GaitData, rows: np.ndarray, fr
     top_mean, rand_mean = float(np.mean(top)), float(np.mean(rand))
     return {
         "method": "gradcam", "fraction": fraction, "cases": len(rows),
-        "top_drop": top_mean, "random_drop": rand_mean, "ratio": top_mean / max(rand_mean, 1e-6),
+        "top_drop": top_mean, "random_drop": rand_mean, "ratio": drop_ratio(top_mean, rand_mean),
         "cases_with_top_above_2x_random": int(np.sum(np.array(top) >= 2 * np.array(rand))),
     }
 

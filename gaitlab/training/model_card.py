@@ -19,6 +19,7 @@ import pandas as pd
 from gaitlab import text
 from gaitlab.constants import (CLASSES, CLIP_FRAMES, DISPLAY_NAMES, EMBED_DIM, FRAME_SIZE, IMAGENET_MEAN,
                                IMAGENET_STD, NOTICE)
+from gaitlab.metrics import RANDOM_DROP_FLOOR, describe_ratio
 from gaitlab.model import count_flops, count_parameters
 from gaitlab.pipeline.pose_frames import BODY_FRACTION, LINE_WIDTH, VIEW
 from gaitlab.training.config import TrainConfig, TrainResult
@@ -138,12 +139,28 @@ def build_card(data: GaitData, config: TrainConfig, result: TrainResult, train_i
     }
 
 
+def _wall_time(card: dict[str, Any]) -> str:
+    """The training wall time of a card, the distillation teacher's share named when it has one."""
+    teacher = (card.get("distillation") or {}).get("teacher", {}).get("wall_time_s")
+    total = card.get("wall_time_s")
+    if teacher is None or total is None:
+        return f"{total} s"
+    return f"{total + teacher:.0f} s (keypoint teacher {teacher:.0f} s, then the student {total:.0f} s)"
+
+
+def teacher_figures(protocol: dict[str, Any] | None) -> dict[str, Any]:
+    """The `metrics` and `metrics_source` of a teacher card: the protocol's pooled figures of
+    recipe `teacher` (empty when `protocol`, weights/protocol.json, holds none)."""
+    res = (protocol or {}).get("recipes", {}).get("teacher")
+    return {"metrics": {"keypoints": res["pooled"]} if res else {},
+            "metrics_source": "pooled out-of-fold predictions of the subject-grouped protocol, recipe 'teacher'" if res else None}
+
+
 def teacher_card(teacher: Any, data: GaitData, train_idx: np.ndarray, protocol: dict[str, Any] | None,
                  command: str = "") -> dict[str, Any]:
     """The card of a keypoint teacher trained on rows `train_idx` (the second opinion that ships
     beside the student); `protocol` (weights/protocol.json) gives its cross-validated figures."""
     cfg = asdict(teacher.config)
-    res = (protocol or {}).get("recipes", {}).get("teacher")
     kwargs = {"in_features": int(teacher.net.norm.num_features), "channels": cfg["channels"],
               "dilations": list(cfg["dilations"]), "dropout": cfg["dropout"]}
     members = len(getattr(teacher.net, "members", []))
@@ -156,8 +173,7 @@ def teacher_card(teacher: Any, data: GaitData, train_idx: np.ndarray, protocol: 
                  + ("; every window also read with left and right swapped" if cfg.get("mirror_tta") else ""),
         "training_data": {"dataset": DATASET_NAME, "train": _split_counts(data, train_idx),
                           "sources": [KOA_PD_NM_CITATION, "disabled-gait set (Disabled_Assistive, Disabled_NonAssistive)"]},
-        "metrics": {"keypoints": res["pooled"]} if res else {},
-        "metrics_source": "pooled out-of-fold predictions of the subject-grouped protocol, recipe 'teacher'" if res else None,
+        **teacher_figures(protocol),
         "history": teacher.history,
         "command": command,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -255,6 +271,12 @@ def calibration_lines(cv: dict[str, Any]) -> list[str]:
     if bins:
         lines += ["", f"Reliability ({cal.get('bins', 'equal-count bins')}): mean confidence → accuracy (walks)", "",
                   " · ".join(f"{b['confidence']:.2f} → {b['accuracy']:.2f} ({b['count']})" for b in bins)]
+    floor = cal.get("ece_sampling_floor")
+    if floor and bins:
+        per_bin = round(sum(b["count"] for b in bins) / len(bins))
+        lines += ["", f"ECE that a perfectly calibrated model with these confidences would still show, from ~{per_bin} "
+                      f"walks a bin alone (labels drawn from its own probabilities, 200 draws): {floor['mean']:.3f} on average, "
+                      f"{floor['p95']:.3f} at the 95th percentile (`metrics.ece_sampling_floor`)."]
     teacher = cv.get("teacher")
     if teacher:
         lines += ["", f"The keypoint teacher (the second opinion shipped beside the student), same protocol, pooled: "
@@ -321,12 +343,13 @@ def render_markdown(card: dict[str, Any]) -> str:
                   f"On {f['cases']} walks of held-out subjects ({f.get('split', '')}), blanking the "
                   f"{f['fraction']:.0%} of pixels Grad-CAM ranks highest in each frame lowered the predicted "
                   f"class's probability by {f['top_drop']:.3f} on average, against {f['random_drop']:.3f} for "
-                  f"as many random pixels ({f['ratio']:.1f}×). Command: `python -m gaitlab evaluate --faithfulness`."]
+                  f"as many random pixels ({describe_ratio(f['top_drop'], f['random_drop'])}; random blanking "
+                  f"below {RANDOM_DROP_FLOOR} counts as {RANDOM_DROP_FLOOR}). Command: `python -m gaitlab evaluate --faithfulness`."]
     lines += ["", "## Limits of the data"] + [f"- {w}" for w in DATA_LIMITS]
     if card.get("weak_spots"):
         lines += ["", "## Weak spots of this model"] + [f"- {w}" for w in card["weak_spots"]]
     lines += ["", "## Reproduce", f"- Command: `{card.get('command', '')}`",
-              f"- Wall time: {card.get('wall_time_s')} s on a 2-core CPU", f"- Date: {card.get('date')}", ""]
+              f"- Wall time: {_wall_time(card)} on a 2-core CPU", f"- Date: {card.get('date')}", ""]
     return "\n".join(lines)
 
 

@@ -19,13 +19,18 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def test_video_probabilities_average_the_clip_softmaxes():
+def test_video_probabilities_scale_the_mean_of_the_clip_softmaxes():
+    """A walk's probabilities: its clips' mean softmax, then temperature-scaled (p^(1/T)
+    renormalised): one clip is softmax(logits / T), and no temperature changes the answer."""
     rng = np.random.default_rng(0)
-    clips = [rng.normal(size=(3, 9)), rng.normal(size=(1, 9))]
+    clips = [rng.normal(size=(3, 9)) for _ in range(40)] + [rng.normal(size=(1, 9))]
     p = video_probabilities(clips, temperature=2.0)
-    assert np.allclose(p[0], _softmax(clips[0] / 2).mean(axis=0))
-    assert np.allclose(p[1], _softmax(clips[1] / 2)[0])
+    mean = _softmax(clips[0]).mean(axis=0)
+    assert np.allclose(p[0], mean ** 0.5 / (mean ** 0.5).sum())
+    assert np.allclose(p[-1], _softmax(clips[-1] / 2)[0])
     assert np.allclose(p.sum(axis=1), 1)
+    for t in (0.3, 0.6, 1.7, 5.0):
+        assert (video_probabilities(clips, t).argmax(1) == video_probabilities(clips).argmax(1)).all()
 
 
 @pytest.mark.parametrize("true_t", [0.5, 2.5])
