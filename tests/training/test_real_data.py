@@ -28,10 +28,14 @@ from gaitlab.weights import DEFAULT_WEIGHTS, load_model, load_weights
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-# Measured (2 cores): the shipped student scores 0.52 accuracy / 0.57 balanced accuracy on
-# these 48 walks; an untrained student 0.125. Chance is 1/9. The bar sits between, with margin.
-SHIPPED_MIN_ACCURACY = 0.30
-SHIPPED_MIN_BALANCED_ACCURACY = 0.30
+# Measured (2 cores, 2026-12-07): the shipped student scores 0.875 accuracy / 0.889 balanced
+# accuracy on these 48 walks (it was trained on all walks, these among them; out of fold the
+# protocol measures 0.80), all nine classes recalled at least half the time; an untrained
+# student 0.125. Chance is 1/9. The bar is the binomial 5% floor of 48 walks at the protocol's
+# 0.80, so retrained weights that fall to the previous recipe's level (0.52) fail.
+SHIPPED_MIN_ACCURACY = 0.70
+SHIPPED_MIN_BALANCED_ACCURACY = 0.70
+SHIPPED_MIN_CLASSES_RECOGNISED = 7
 SUBJECTS_PER_CLASS = 6
 
 TRAIN_CLASSES = ("Normal", "PD_Mild", "Disabled_Assistive")
@@ -110,6 +114,6 @@ def test_shipped_weights_beat_chance_on_real_walks(gait_data):
     assert m["accuracy"] >= SHIPPED_MIN_ACCURACY, (
         f"shipped weights: accuracy {m['accuracy']:.3f} on {len(rows)} real walks, chance {1 / NUM_CLASSES:.3f}")
     assert m["balanced_accuracy"] >= SHIPPED_MIN_BALANCED_ACCURACY, m["balanced_accuracy"]
-    # Not one class for everything: at least four classes recognised half the time (six measured).
+    # Not a few classes for everything: most classes recognised half the time (nine measured).
     recognised = [c for c, r in m["per_class_recall"].items() if r is not None and r >= 0.5]
-    assert len(recognised) >= 4, m["per_class_recall"]
+    assert len(recognised) >= SHIPPED_MIN_CLASSES_RECOGNISED, m["per_class_recall"]
