@@ -223,10 +223,9 @@ def _train(args: argparse.Namespace) -> int:
         import numpy as np
 
         from gaitlab.training.model_card import teacher_card
-        from gaitlab.training.protocol import PROTOCOL_JSON
+        from gaitlab.training.protocol import read_protocol
 
-        protocol = json.loads(PROTOCOL_JSON.read_text()) if PROTOCOL_JSON.is_file() else None
-        save_weights(result.teacher.net, teacher_card(result.teacher, data, np.arange(len(data.meta)), protocol,
+        save_weights(result.teacher.net, teacher_card(result.teacher, data, np.arange(len(data.meta)), read_protocol(),
                                                       command_line()), args.teacher_out)
         print(f"saved {args.teacher_out} (the keypoint teacher: the second opinion)")
     return 0
@@ -293,7 +292,7 @@ def _card(args: argparse.Namespace) -> int:
     if args.attach_protocol:
         from gaitlab.training.config import TrainConfig
         from gaitlab.training.protocol import attach_to_card
-        from gaitlab.weights import DEFAULT_TEACHER, card_path, default_weights, read_card
+        from gaitlab.weights import DEFAULT_TEACHER, default_weights, read_card, write_card
 
         path = Path(args.weights) if args.weights else default_weights()
         card = read_card(path)
@@ -301,16 +300,13 @@ def _card(args: argparse.Namespace) -> int:
         if not attach_to_card(card, config, card.get("distillation") is not None):
             raise InputError("weights/protocol.json holds no complete cross-validation of these weights' recipe: "
                              "run `python -m gaitlab evaluate --protocol` with the same settings first.")
-        card_path(path).write_text(json.dumps(card, indent=2) + "\n")
-        print(f"attached the protocol's figures and calibration to {card_path(path)}")
+        print(f"attached the protocol's figures and calibration to {write_card(path, card)}")
         if args.weights is None and DEFAULT_TEACHER.is_file():  # the teacher shipped beside it
             from gaitlab.training.model_card import teacher_figures
-            from gaitlab.training.protocol import PROTOCOL_JSON
+            from gaitlab.training.protocol import read_protocol
 
-            teacher = read_card(DEFAULT_TEACHER)
-            teacher.update(teacher_figures(json.loads(PROTOCOL_JSON.read_text())))
-            card_path(DEFAULT_TEACHER).write_text(json.dumps(teacher, indent=2) + "\n")
-            print(f"attached the protocol's teacher figures to {card_path(DEFAULT_TEACHER)}")
+            teacher = {**read_card(DEFAULT_TEACHER), **teacher_figures(read_protocol())}
+            print(f"attached the protocol's teacher figures to {write_card(DEFAULT_TEACHER, teacher)}")
     print(write_model_card(*([args.weights] if args.weights else [])))
     return 0
 

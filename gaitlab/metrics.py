@@ -5,17 +5,18 @@ returns JSON-ready Python values:
 
 - `label_metrics(y_true [N], y_pred [N])` → n, accuracy, balanced accuracy, macro-F1,
   per-class recall (None for classes absent from `y_true`) and the 9×9 confusion matrix;
-- calibration: `reliability_bins`, `expected_calibration_error` (top label, 10 equal-count
-  bins), `negative_log_likelihood`, `brier_score`;
+- calibration: `reliability_bins` (and `walks_per_bin` of them), `expected_calibration_error`
+  (top label, 10 equal-count bins), `ece_sampling_floor`, `negative_log_likelihood`,
+  `brier_score`;
 - `classification_metrics(y_true [N], probs [N, 9])` → `label_metrics` of the arg-max plus
   `ece`, `nll`, `brier`;
 - `subject_bootstrap(y_true, probs, subjects)` → 95% intervals over subjects;
 - `summarise(labels [N], probs [N, 9], fold_rows)` → per-fold `classification_metrics`, their
-  mean and spread across folds, and the pooled metrics of all folds' rows together.
-
-scikit-learn is imported inside the functions so that importing this module stays cheap.
+  mean and spread across folds, and the pooled metrics of all folds' rows together;
 - `drop_ratio`, `describe_ratio`: Grad-CAM faithfulness as top-pixel drop over random-pixel
   drop, the denominator floored at `RANDOM_DROP_FLOOR`.
+
+scikit-learn is imported inside the functions so that importing this module stays cheap.
 """
 from __future__ import annotations
 
@@ -79,6 +80,12 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: in
     bins = reliability_bins(y_true, probs, n_bins)
     total = sum(b["count"] for b in bins)
     return float(sum(b["count"] / total * abs(b["accuracy"] - b["confidence"]) for b in bins)) if total else 0.0
+
+
+def walks_per_bin(bins: Sequence[dict[str, float]]) -> int:
+    """The mean count of `reliability_bins` output, rounded: how many walks each bin's accuracy
+    rests on."""
+    return round(sum(b["count"] for b in bins) / len(bins)) if bins else 0
 
 
 def ece_sampling_floor(probs: np.ndarray, n_bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> dict[str, float]:

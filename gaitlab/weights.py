@@ -39,6 +39,13 @@ def card_path(weights: Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
+def write_card(weights: Path, card: dict[str, Any]) -> Path:
+    """Write `card` as the model card beside `weights` (`card_path`); returns its path."""
+    path = card_path(weights)
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
 def save_weights(model: nn.Module, card: dict[str, Any], path: Path) -> dict[str, Any]:
     """Write `model`'s state as safetensors at `path` and its card beside it; returns the card.
 
@@ -55,7 +62,7 @@ def save_weights(model: nn.Module, card: dict[str, Any], path: Path) -> dict[str
     card["classes"] = list(CLASSES)
     card["tensors"] = {k: list(v.shape) for k, v in state.items()}
     card["sha256"] = sha256_file(path)
-    card_path(path).write_text(json.dumps(card, indent=2) + "\n")
+    write_card(path, card)
     return card
 
 

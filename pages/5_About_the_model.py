@@ -2,6 +2,7 @@
 import streamlit as st
 
 from gaitlab import app, figures
+from gaitlab.metrics import walks_per_bin
 from gaitlab.training.model_card import (confusion_frame, cross_validation_frame, cv_fold_count, headline_metrics,
                                          metrics_table, render_markdown)
 from gaitlab.weights import read_card
@@ -24,8 +25,7 @@ if calibration.get("reliability"):
     st.plotly_chart(figures.reliability_diagram(calibration["reliability"]))
     floor = calibration.get("ece_sampling_floor")
     if floor:
-        st.caption(f"With about {round(sum(b['count'] for b in calibration['reliability']) / len(calibration['reliability']))} "
-                   f"walks a bin, even a perfectly calibrated model with these confidences would show an ECE of "
+        st.caption(f"With about {walks_per_bin(calibration['reliability'])} walks a bin, even a perfectly calibrated model with these confidences would show an ECE of "
                    f"{floor['mean']:.3f} on average ({floor['p95']:.3f} at the 95th percentile): gaps of that size "
                    "are the sample's, not the model's.")
 table = metrics_table(card.get("metrics") or {})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gaitlab.metrics import (RANDOM_DROP_FLOOR, describe_ratio, drop_ratio, ece_sampling_floor,
-                             expected_calibration_error)
+                             expected_calibration_error, reliability_bins, walks_per_bin)
 
 
 def _confident(n: int, top: float, seed: int = 0) -> np.ndarray:
@@ -45,3 +45,10 @@ def test_faithfulness_ratio_floors_a_random_drop_of_nothing():
     assert drop_ratio(0.09, -0.0001) == pytest.approx(0.09 / RANDOM_DROP_FLOOR)
     assert describe_ratio(0.09, -0.0001) == f"≥ {0.09 / RANDOM_DROP_FLOOR:.1f}×"
     assert drop_ratio(-0.01, 0.0) < 0  # a map worse than random reads as worse than random
+
+
+def test_walks_per_bin_is_the_rounded_mean_bin_count():
+    probs = _confident(216, 0.7)
+    y = probs.argmax(axis=1)
+    assert walks_per_bin(reliability_bins(y, probs)) == 22  # 216 walks in 10 equal-count bins
+    assert walks_per_bin([]) == 0

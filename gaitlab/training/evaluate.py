@@ -16,7 +16,6 @@ the Explain page shows).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from gaitlab.inference import keypoint_sequence_clips, score_case
 from gaitlab.metrics import drop_ratio
 from gaitlab.pipeline.clips import to_model_input
 from gaitlab.training.dataset import DEFAULT_DATA_DIR, N_FOLDS, GaitData, load_gait_data, subject_folds
-from gaitlab.weights import card_path, default_weights, load_model
+from gaitlab.weights import default_weights, load_model, write_card
 
 
 def _split_of(card: dict[str, Any]) -> tuple[int, int]:
@@ -91,7 +90,7 @@ def record_card_faithfulness(weights=None, data_dir=DEFAULT_DATA_DIR) -> dict[st
     result = held_out_faithfulness(probe, data, val_idx)
     result["split"] = split
     card["faithfulness"] = result
-    card_path(path).write_text(json.dumps(card, indent=2) + "\n")
+    write_card(path, card)
     return result
 
 

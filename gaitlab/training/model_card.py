@@ -19,7 +19,7 @@ import pandas as pd
 from gaitlab import text
 from gaitlab.constants import (CLASSES, CLIP_FRAMES, DISPLAY_NAMES, EMBED_DIM, FRAME_SIZE, IMAGENET_MEAN,
                                IMAGENET_STD, NOTICE)
-from gaitlab.metrics import RANDOM_DROP_FLOOR, describe_ratio
+from gaitlab.metrics import RANDOM_DROP_FLOOR, describe_ratio, walks_per_bin
 from gaitlab.model import count_flops, count_parameters
 from gaitlab.pipeline.pose_frames import BODY_FRACTION, LINE_WIDTH, VIEW
 from gaitlab.training.config import TrainConfig, TrainResult
@@ -273,8 +273,7 @@ def calibration_lines(cv: dict[str, Any]) -> list[str]:
                   " · ".join(f"{b['confidence']:.2f} → {b['accuracy']:.2f} ({b['count']})" for b in bins)]
     floor = cal.get("ece_sampling_floor")
     if floor and bins:
-        per_bin = round(sum(b["count"] for b in bins) / len(bins))
-        lines += ["", f"ECE that a perfectly calibrated model with these confidences would still show, from ~{per_bin} "
+        lines += ["", f"ECE that a perfectly calibrated model with these confidences would still show, from ~{walks_per_bin(bins)} "
                       f"walks a bin alone (labels drawn from its own probabilities, 200 draws): {floor['mean']:.3f} on average, "
                       f"{floor['p95']:.3f} at the 95th percentile (`metrics.ece_sampling_floor`)."]
     teacher = cv.get("teacher")

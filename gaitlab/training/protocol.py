@@ -38,7 +38,7 @@ import numpy as np
 
 from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
-from gaitlab.inference import calibrate, walk_probabilities
+from gaitlab.inference import walk_probabilities
 from gaitlab.metrics import (HEADLINE, classification_metrics, ece_sampling_floor, reliability_bins, subject_bootstrap,
                              summarise)
 from gaitlab.training.clip_bank import ClipBank
@@ -82,8 +82,9 @@ def video_probabilities(clip_logp: list[np.ndarray], temperature: float = 1.0) -
     """Per-video probabilities [N, 9] from each video's clip log-probabilities [n_i, 9] (at
     temperature 1): the mean of the clips' probabilities, temperature-scaled, exactly as
     `analyze` scores a walk (`inference.walk_probabilities`)."""
-    return np.stack([walk_probabilities(calibrate(np.exp(lp - lp.max(axis=1, keepdims=True)), 1.0), temperature)
-                     for lp in clip_logp])
+    from scipy.special import softmax  # scipy comes with scikit-learn
+
+    return np.stack([walk_probabilities(softmax(lp, axis=1), temperature) for lp in clip_logp])
 
 
 def fit_temperature(clip_logp: list[np.ndarray], labels: np.ndarray) -> float:
@@ -386,12 +387,18 @@ def card_section(protocol: dict[str, Any], recipe: str) -> dict[str, Any]:
     }
 
 
+def read_protocol(path: Path = PROTOCOL_JSON) -> dict[str, Any] | None:
+    """The protocol's record (`run_protocol`'s result as `save_protocol` wrote it), or None when
+    `path` does not exist."""
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else None
+
+
 def matching_protocol(config: TrainConfig, distill: bool, path: Path = PROTOCOL_JSON) -> tuple[str, dict[str, Any]] | None:
     """(recipe, protocol) when `path` holds a complete cross-validation of this very recipe
     (same architecture, distillation, epochs, clips, seed and distillation settings), else None."""
-    if not Path(path).is_file():
+    protocol = read_protocol(path)
+    if protocol is None:
         return None
-    protocol = json.loads(Path(path).read_text())
     recipe = "student_distilled" if distill else "student"
     res = protocol.get("recipes", {}).get(recipe)
     if config.architecture != STUDENT_RECIPES[recipe].architecture or not res or res.get("incomplete"):

@@ -238,12 +238,14 @@ def train_distillation_teacher(data: GaitData, train_idx: np.ndarray, val_idx: n
     if not 0.0 <= config.distill_weight <= 1.0:
         raise InputError(f"the distillation weight must be within 0..1, not {config.distill_weight}.")
     train_idx, val_idx = np.asarray(train_idx), np.asarray(val_idx)
-    start, given = time.perf_counter(), teacher
     if teacher is None:
+        start = time.perf_counter()
         teacher = train_teacher([data.sequence(int(r)) for r in train_idx], data.labels[train_idx],
                                 teacher_config or TeacherConfig(seed=config.seed))
+        seconds = time.perf_counter() - start
+    else:  # fitted elsewhere (the protocol's fold teacher): the time its own epochs took
+        seconds = sum(h.get("seconds", 0.0) for h in teacher.history)
     teacher_config = teacher.config
-    seconds = time.perf_counter() - start if given is None else sum(h.get("seconds", 0.0) for h in teacher.history)
     record: dict[str, Any] = {
         "method": "knowledge distillation: loss = (1 - weight) * label-smoothed CE + weight * T^2 * "
                   "KL(teacher soft targets at T || student softmax(logits / T))",
