@@ -4,8 +4,9 @@ Input: MediaPipe Pose keypoints float [T, 33, 4] (x, y, z, visibility; x, y in f
 the source frame; all-NaN frames where no one was detected). `body_frame` cleans a sequence
 and expresses it in a person-centred frame (`BodyFrame`, points [T, 33, 2]); `gait_features`
 returns the named `FEATURES` of one sequence ({name: float}, NaN where undefined) and
-`feature_matrix` stacks them for N sequences (float [N, len(FEATURES)]). `mirror` flips a
-sequence left ↔ right.
+`feature_matrix` stacks them for N sequences (float [N, len(FEATURES)]). `head_forward`
+measures head posture (outside `FEATURES`: the protocol's feature baseline was measured
+without it). `mirror` flips a sequence left ↔ right.
 
 Features are *rate-free*: frame rates are unknown and differ by group, so a sequence is first
 resampled to a fixed number of steps per estimated gait cycle, and nothing grows with the
@@ -207,6 +208,15 @@ def gait_features(seq: np.ndarray) -> dict[str, float]:
     f["double_support"] = float((stance[0] & stance[1]).mean())
     f["stance_asymmetry"] = _asym(float(stance[0].mean()), float(stance[1].mean()))
     return {name: f[name] for name in FEATURES}
+
+
+def head_forward(seq: np.ndarray) -> float:
+    """Forward head posture, degrees: the median angle of the shoulder-mid → ear-mid line from
+    vertical, + forward (90° minus the craniovertebral angle). Real side-view walks: Normal 14,
+    KOA 7-19, PD 24-26 (class medians). Meaningless for a walk towards the camera."""
+    p = body_frame(seq).points.astype(np.float64)
+    shoulder, ear = p[:, list(SHOULDER)].mean(axis=1), p[:, [L_EAR, R_EAR]].mean(axis=1)
+    return float(np.median(lean_deg(shoulder, ear)))
 
 
 def feature_matrix(seqs: Sequence[np.ndarray]) -> np.ndarray:

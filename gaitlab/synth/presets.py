@@ -38,10 +38,10 @@ SHIPPED_PRESETS = PRESETS_JSON
 # knee angle, stoop or forward arm swing, but trunk sway (with the arms it carries) and stance.
 FIT_SPEC: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
     "side": (("step_length", "knee_flexion", "knee_extension", "trunk_flexion", "arm_swing", "elbow_flexion",
-              "asymmetry", "stance_asymmetry"),
+              "asymmetry", "stance_asymmetry", "head_flexion"),
              (("step_length", "abs"), ("hip_range", "abs"), ("stride_per_cycle", "abs"), ("knee_range", "abs"),
               ("knee_extension", "abs"), ("trunk_flexion_mean", "abs"), ("arm_swing", "abs"), ("elbow_flexion", "abs"),
-              ("knee_asymmetry", "excess"), ("stance_asymmetry", "excess"))),
+              ("knee_asymmetry", "excess"), ("stance_asymmetry", "excess"), ("head_forward", "abs"))),
     "front": (("trunk_sway", "base_width", "asymmetry", "stance_asymmetry"),
               (("trunk_flexion_range", "abs"), ("arm_swing", "abs"), ("base_width", "abs"),
                ("knee_asymmetry", "excess"), ("stance_asymmetry", "excess"))),
@@ -54,14 +54,15 @@ _CADENCE_ANCHOR = {"Normal": ("Normal", 110.0), "KOA": ("KOA_Early", 105.0), "PD
 
 
 def simulated_features(params: WalkerParams, seconds: float = 8.0) -> dict[str, float]:
-    """`gait_features` of the simulated walk, plus left/right means `knee_range`, `hip_range`, `arm_swing`."""
+    """`gait_features` of the simulated walk, plus `head_forward` and the left/right means
+    `knee_range`, `hip_range`, `arm_swing`."""
     return _with_means(_features(simulate(params, seconds)[0]))
 
 
 def _features(seq: np.ndarray) -> dict[str, float]:
-    from gaitlab.pipeline.features import gait_features
+    from gaitlab.pipeline.features import gait_features, head_forward
 
-    return gait_features(seq)
+    return {**gait_features(seq), "head_forward": head_forward(seq)}
 
 
 def _with_means(f: dict[str, float]) -> dict[str, float]:

@@ -70,6 +70,8 @@ PARAMETERS: dict[str, Parameter] = {
     "trunk_sway": Parameter("Lateral trunk sway (°)", "lean over the stance leg; seen from the front", 0.0, 30.0, 0.5),
     "arm_swing": Parameter("Arm swing, left (°)", "peak-to-peak shoulder swing", 0.0, 60.0, 1.0),
     "arm_swing_right": Parameter("Arm swing, right (°)", "peak-to-peak shoulder swing", 0.0, 60.0, 1.0),
+    "head_flexion": Parameter("Head flexion (°)", "head carried forward and down (stooped neck in Parkinson's)",
+                              -10.0, 40.0, 0.5),
     "elbow_flexion": Parameter("Elbow flexion (°)", "resting bend of the elbows", 0.0, 90.0, 1.0),
     "base_width": Parameter("Base width (heights)", "lateral ankle distance; seen from the front", 0.02, 0.35, 0.01),
     "shuffle": Parameter("Shuffling", "flat feet (no heel strike or push-off), less knee flexion", 0.0, 1.0),

@@ -1,12 +1,14 @@
 """A parametric walker: synthetic MediaPipe keypoints (and their CSVs) for tests, demos and the simulator.
 
 The body is built in body coordinates (forward, down, lateral; shares of standing height):
-joint-angle curves over the gait cycle (hip, knee, ankle, shoulder, elbow) drive a stick figure
-with Winter's segment proportions, and the lowest foot point stays on the ground. A gait *clock*
-(cycle phase and distance walked) carries festination and freezing. A camera then sees the body
-from the side (sagittal, the KOA-PD-NM set-up) or from the front (walking towards it, with
-perspective: the disabled-gait set-up). Clinical terms are fields of `WalkerParams` whose
-defaults leave the plain walk unchanged; `gaitlab.synth.simulator` gives them ranges and presets.
+joint-angle curves over the gait cycle (hip, knee, ankle, shoulder, elbow; the head's tilt)
+drive a stick figure with Winter's leg and trunk proportions and arms, feet and face where
+MediaPipe puts its landmarks on real walkers; the lowest foot point stays on the ground. A gait
+*clock* (cycle phase and distance walked) carries festination and freezing. A camera with
+perspective then sees the body from the side (sagittal, the KOA-PD-NM set-up) or from the front
+(walking towards it: the disabled-gait set-up). Clinical terms are fields of `WalkerParams`
+whose defaults leave the plain walk unchanged; `gaitlab.synth.simulator` gives them ranges and
+presets.
 
 Walking aids have no MediaPipe landmarks. Keypoint output therefore carries a device only
 through what it does to the body (a hand on the cane, both hands on the frame's handles, no arm
@@ -26,13 +28,20 @@ from gaitlab.constants import NUM_LANDMARKS
 from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS
 from gaitlab.pipeline.landmarks import INDEX, KNEE, PINKY
 
-# Segment lengths as a share of standing height (Winter, Biomechanics of Human Movement).
+# Segment lengths as a share of standing height: legs and trunk from Winter (Biomechanics of
+# Human Movement); arms, feet and hands where MediaPipe Pose puts its landmarks on the real
+# Normal walks (median distances over their frames relative to the leg: upper arm 0.36, forearm
+# 0.32, ankle to heel 0.10, ankle to toe 0.23, wrist to index 0.10 legs). The real trunk
+# (shoulder-mid to hip-mid) is 0.67 legs against Winter's 0.59, but `render.body_height`, which
+# scales the pose frames and the kinematics, assumes Winter's chain, so the trunk keeps it.
 THIGH, SHANK, ANKLE_HEIGHT = 0.245, 0.246, 0.039
-HIP_TO_SHOULDER, UPPER_ARM, FOREARM = 0.288, 0.186, 0.146
-# Face landmarks (forward, up) relative to the shoulder line, share of height.
-_FACE = {0: (0.055, 0.105), 1: (0.045, 0.125), 2: (0.038, 0.126), 3: (0.030, 0.125),
-         4: (0.045, 0.125), 5: (0.038, 0.126), 6: (0.030, 0.125), 7: (-0.02, 0.11),
-         8: (-0.02, 0.11), 9: (0.045, 0.078), 10: (0.045, 0.078)}
+HIP_TO_SHOULDER, UPPER_ARM, FOREARM = 0.288, 0.175, 0.158
+# Face landmarks (forward, up) relative to the shoulder line, share of height, where MediaPipe
+# puts them on the real Normal walks (median offsets in the trunk's frame); `head_flexion` tilts
+# the head forward from there.
+_FACE = {0: (0.071, 0.095), 1: (0.062, 0.124), 2: (0.059, 0.126), 3: (0.055, 0.126),
+         4: (0.062, 0.124), 5: (0.059, 0.126), 6: (0.055, 0.126), 7: (0.032, 0.117),
+         8: (0.032, 0.117), 9: (0.058, 0.075), 10: (0.058, 0.075)}
 _BODY_LANDMARKS = {
     11: "left_shoulder", 12: "right_shoulder", 13: "left_elbow", 14: "right_elbow",
     15: "left_wrist", 16: "right_wrist", 17: "left_pinky", 18: "right_pinky",
@@ -40,11 +49,12 @@ _BODY_LANDMARKS = {
     25: "left_knee", 26: "right_knee", 27: "left_ankle", 28: "right_ankle",
     29: "left_heel", 30: "right_heel", 31: "left_toe", 32: "right_toe",
 }
-# MediaPipe-like relative depth: the left side faces the camera when walking left→right.
+# MediaPipe-like relative depth: the right side faces the camera when walking left→right (as
+# in the real side-view walks: there the left shoulder's z is the larger in every such walk).
 _LEFT = [1, 2, 3] + list(range(7, NUM_LANDMARKS, 2))
 _RIGHT = [4, 5, 6] + list(range(8, NUM_LANDMARKS, 2))
 _DEPTH = np.zeros(NUM_LANDMARKS)
-_DEPTH[_LEFT], _DEPTH[_RIGHT], _DEPTH[0] = -0.08, 0.08, -0.02
+_DEPTH[_LEFT], _DEPTH[_RIGHT], _DEPTH[0] = 0.08, -0.08, -0.02
 # Lateral offset of the upper body (+ = the person's left), share of height; legs follow
 # `base_width`. Only a front camera sees it.
 _LATERAL = np.zeros(NUM_LANDMARKS)
@@ -52,7 +62,11 @@ _LATERAL[:23] = [0, .012, .018, .024, -.012, -.018, -.024, .045, -.045, .01, -.0
                  .11, -.11, .125, -.125, .12, -.12, .125, -.125, .115, -.115, .105, -.105]
 _LATERAL[23:25] = .08, -.08
 FRONT_DISTANCE = 3.0  # front camera: distance (heights) at the walk's nearest point
-CAMERA_HEIGHT = 0.55  # front camera height above the floor, share of body height
+CAMERA_HEIGHT = 0.55  # camera height above the floor, share of body height
+# Side camera: distance (heights) from the walking line, its axis through the frame's centre.
+# Real side-view walks show the perspective: the shoulders' horizontal separation runs from
+# +0.03 to -0.065 body heights across the frame; 6 heights gives that slope.
+SIDE_DISTANCE = 6.0
 SIDES, DEVICES, VIEWS = ("left", "right"), ("none", "cane", "frame"), ("side", "front")
 
 
@@ -89,6 +103,7 @@ class WalkerParams:
     freeze_seconds: float = 1.5  # length of one freezing episode
     tremor: float = 0.0  # hand tremor amplitude, share of height (affected hand; other 30%)
     tremor_hz: float = 5.0  # parkinsonian rest tremor: 4–6 Hz
+    head_flexion: float = 0.0  # head carried forward and down about the neck, degrees
     device: str = "none"  # "none", "cane" (sound-side hand) or "frame" (walking frame)
     view: str = "side"  # "side" (sagittal camera) or "front" (walking towards the camera)
 
@@ -136,8 +151,8 @@ def _leg_points(hip_xy: np.ndarray, angles: tuple[np.ndarray, ...]) -> dict[str,
     foot_a = shank_a + ankle_a  # toes up when the shank leans back
     along = np.stack([np.cos(foot_a), -np.sin(foot_a)], -1)
     down = np.stack([np.sin(foot_a), np.cos(foot_a)], -1)
-    heel = ankle - 0.045 * along + ANKLE_HEIGHT * down
-    toe = ankle + 0.12 * along + ANKLE_HEIGHT * down
+    heel = ankle - 0.03 * along + ANKLE_HEIGHT * down
+    toe = ankle + 0.107 * along + ANKLE_HEIGHT * down
     return {"knee": knee, "ankle": ankle, "heel": heel, "toe": toe}
 
 
@@ -145,8 +160,8 @@ def _hand_points(elbow: np.ndarray, wrist: np.ndarray) -> dict[str, np.ndarray]:
     """Elbow, wrist and hand points [T, 2], the hand continuing the forearm."""
     d = (wrist - elbow) / np.linalg.norm(wrist - elbow, axis=-1, keepdims=True)
     side = np.stack([d[:, 1], -d[:, 0]], -1)  # perpendicular, towards the front
-    return {"elbow": elbow, "wrist": wrist, "pinky": wrist + 0.075 * d,
-            "index": wrist + 0.09 * d + 0.01 * side, "thumb": wrist + 0.05 * d + 0.025 * side}
+    return {"elbow": elbow, "wrist": wrist, "pinky": wrist + 0.042 * d,
+            "index": wrist + 0.048 * d + 0.008 * side, "thumb": wrist + 0.028 * d + 0.02 * side}
 
 
 def _arm_points(shoulder: np.ndarray, swing: np.ndarray, elbow: float = 20.0) -> dict[str, np.ndarray]:
@@ -258,8 +273,10 @@ def _body(params: WalkerParams, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     local = np.zeros((len(t), NUM_LANDMARKS, 3))  # hips (23, 24) stay at the origin
     for i, name in _BODY_LANDMARKS.items():
         local[:, i, :2] = body[name]
+    neck = lean + np.radians(params.head_flexion)
+    hfwd, hup = np.array([np.cos(neck), np.sin(neck)]), np.array([np.sin(neck), -np.cos(neck)])
     for i, (f, u) in _FACE.items():
-        local[:, i, :2] = shoulder + f * fwd + u * up
+        local[:, i, :2] = shoulder + f * hfwd + u * hup
     local[..., 2] = _LATERAL
     local[:, 13:23, 2] += np.tile([lat_hand["left"], lat_hand["right"]], 5)
     for i, sign in ((KNEE[0], 1), (KNEE[1], -1)):  # knees halfway between hip and ankle; toes out a little
@@ -292,7 +309,14 @@ def _project(params: WalkerParams, pts: np.ndarray, travel: np.ndarray, aspect: 
         # Positions in frame heights first, so the body keeps its proportions at any aspect.
         pelvis_x = start * aspect + d * travel * params.height
         x = pelvis_x[:, None] + d * pts[..., 0] * params.height
-        return x / aspect, params.y_feet + pts[..., 1] * params.height, np.full(len(pts), params.height)
+        y = params.y_feet + pts[..., 1] * params.height
+        # Perspective (`SIDE_DISTANCE`): walking left→right the person's right side is nearer,
+        # so it is magnified about the camera's axis. Past the frame's edges, where a camera would
+        # not see the walker, the view stays as at the edge: a longer walk does not look more oblique.
+        g = SIDE_DISTANCE / (SIDE_DISTANCE + d * pts[..., 2]) - 1.0
+        cx, cy = aspect / 2, params.y_feet - CAMERA_HEIGHT * params.height
+        x = x + (np.clip(x, 0.0, aspect) - cx) * g
+        return x / aspect, y + (y - cy) * g, np.full(len(pts), params.height)
     # Front: pinhole camera at CAMERA_HEIGHT; nearest at the end (towards) or start (away).
     pelvis = FRONT_DISTANCE + (travel[-1] - travel if d > 0 else travel)
     depth = pelvis[:, None] - d * pts[..., 0]

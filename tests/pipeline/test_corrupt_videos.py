@@ -73,7 +73,8 @@ def outcomes(tmp_path_factory, random_weights) -> dict[tuple[str, str], Outcome]
     from gaitlab.synth.walker_video import render_walk_video
 
     folder = tmp_path_factory.mktemp("corrupt")
-    seq = walk_keypoints(WalkerParams(), n_frames=75, fps=25.0, aspect=320 / 240)
+    # A walker who stays in the picture (3 s at 0.5 heights/s), so the intact video needs no warning.
+    seq = walk_keypoints(WalkerParams(speed=0.5, step_length=0.3, cadence=100), n_frames=75, fps=25.0, aspect=320 / 240)
     jobs = {}
     for ext in FORMATS:
         original = folder / f"walker{ext}"

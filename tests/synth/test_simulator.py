@@ -138,7 +138,7 @@ def test_preview_cycle_keeps_the_walker_in_view(name):
 def test_preview_frames_show_the_walker():
     """A normal-speed side walk crosses the frame in about 3 s: the middle of a 6-s walk shows
     an empty corridor, so the strip is taken where the walker is."""
-    params = sim.PRESETS["Normal"]
+    params = sim.with_values(sim.PRESETS["Normal"], {"speed": 0.9})
     seq, _ = sim.simulate(params)
     middle = seq[len(seq) // 2 - 15 : len(seq) // 2 + 15, :, 0]
     assert (middle > 1).all(axis=1).any()  # why the middle cycle will not do
