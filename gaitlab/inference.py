@@ -344,10 +344,37 @@ def calibrate(probs: np.ndarray, t: float) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def walk_probabilities(clip_probs: np.ndarray, t: float) -> np.ndarray:
+def top_label(model: nn.Module) -> tuple[float, float] | None:
+    """Top-label calibration (slope, intercept) from the model card, or None when it has none."""
+    card = getattr(model, "card", {}) or {}
+    fit = card.get("calibration", {}).get("top_label")
+    return None if not fit else (float(fit["slope"]), float(fit["intercept"]))
+
+
+def calibrate_top_label(probs: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    """Top-label Platt scaling of probabilities [..., 9]: the top class's probability p becomes
+    sigmoid(slope · logit(p) + intercept) and the other classes share the rest in their old
+    proportions. The top class stays on top (its new probability is kept above the runner-up's
+    rescaled one), so the answer never changes; (1, 0) leaves the probabilities as they are."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None)
+    p = p / p.sum(axis=-1, keepdims=True)
+    k = p.argmax(axis=-1)[..., None]
+    top = np.take_along_axis(p, k, axis=-1)
+    q = np.clip(top, 1e-6, 1 - 1e-6)
+    new = 1.0 / (1.0 + np.exp(-(slope * np.log(q / (1 - q)) + intercept)))
+    second = np.sort(p, axis=-1)[..., -2:-1]
+    new = np.maximum(new, second / (1.0 - top + second) + 1e-6)  # the rescaled runner-up stays below
+    out = p * (1.0 - new) / np.maximum(1.0 - top, 1e-12)
+    np.put_along_axis(out, k, new, axis=-1)
+    return out / out.sum(axis=-1, keepdims=True)
+
+
+def walk_probabilities(clip_probs: np.ndarray, t: float, top: tuple[float, float] | None = None) -> np.ndarray:
     """A walk's calibrated probabilities [9] from its clips' uncalibrated ones [n, 9]: the clips'
-    mean, temperature-scaled (`calibrate`)."""
-    return calibrate(np.asarray(clip_probs).mean(axis=0), t)
+    mean, scaled by the top-label calibration `top` (slope, intercept) where there is one (the
+    shipped weights'), else by temperature `t` (`calibrate`)."""
+    mean = np.asarray(clip_probs).mean(axis=0)
+    return calibrate(mean, t) if top is None else calibrate_top_label(mean, *top)
 
 
 # Clips per forward pass: bounds memory however many clips a case or an attribution needs.
@@ -409,7 +436,7 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str,
     if not usable.any():
         usable[:] = True
         warnings.append("No clip shows a person clearly; the answer is unreliable.")
-    mean = walk_probabilities(raw[usable], t)
+    mean = walk_probabilities(raw[usable], t, top_label(model))
     label_id = int(mean.argmax())
     # The main clip is the usable clip that most supports the overall answer.
     main = int(np.argmax(np.where(usable, probs[:, label_id], -1.0)))

@@ -20,14 +20,21 @@ if card.get("cross_validation"):
 calibration = (card.get("cross_validation") or {}).get("calibration") or {}
 if calibration.get("reliability"):
     st.subheader("Calibration: is a 70% answer right 70% of the time?")
-    st.caption("Pooled out-of-fold answers (video only), sorted by confidence into 10 bins of equal count; "
-               "a calibrated model's points lie on the diagonal.")
+    st.caption("Pooled out-of-fold answers (video only), calibrated as the app calibrates a walk's answer (top-label "
+               "calibration, cross-fitted), sorted by confidence into 10 bins of equal count; a calibrated model's "
+               "points lie on the diagonal.")
     st.plotly_chart(figures.reliability_diagram(calibration["reliability"]))
     floor = calibration.get("ece_sampling_floor")
     if floor:
         st.caption(f"With about {walks_per_bin(calibration['reliability'])} walks a bin, even a perfectly calibrated model with these confidences would show an ECE of "
                    f"{floor['mean']:.3f} on average ({floor['p95']:.3f} at the 95th percentile): gaps of that size "
                    "are the sample's, not the model's.")
+    ece = (calibration.get("bootstrap_95") or {}).get("ece")
+    by_temperature = (((card.get("cross_validation") or {}).get("calibration_temperature") or {})
+                      .get("bootstrap_95") or {}).get("ece")
+    if ece and by_temperature:
+        st.caption(f"ECE {ece['value']:.3f} ({ece['low']:.3f}–{ece['high']:.3f}); one temperature alone would leave "
+                   f"{by_temperature['value']:.3f} ({by_temperature['low']:.3f}–{by_temperature['high']:.3f}).")
 table = metrics_table(card.get("metrics") or {})
 if len(table):
     st.dataframe(table, hide_index=True)

@@ -115,3 +115,24 @@ def _file(directory, name, content=b""):
 def test_bad_paths(tmp_path, model, make, match):
     with pytest.raises(InputError, match=match):
         analyze(make(tmp_path), model=model)
+
+
+def test_a_walk_is_calibrated_by_the_cards_top_label_fit(walker_csv, random_weights):
+    """The card's top-label fit sets the walk's answer confidence (the clips' mean, then
+    `calibrate_top_label`); the clips of the timeline keep temperature scaling; no card fit, no change."""
+    from gaitlab.inference import (MIN_PERSON_FRAMES, calibrate, calibrate_top_label, clip_probabilities, note_embedding,
+                                   prepare_case, score_case)
+
+    model = load_model(random_weights)
+    case = prepare_case(walker_csv)
+    raw = clip_probabilities(model, case.masks, note_embedding("")[0], calibrated=False)
+    usable = case.person.sum(axis=1) >= MIN_PERSON_FRAMES
+    assert usable.any()
+    plain = score_case(case, "", model, name="walk")
+    model.card = {**model.card, "calibration": {"temperature": 0.5, "top_label": {"slope": 0.8, "intercept": 1.5}}}
+    fitted = score_case(case, "", model, name="walk")
+    expected = calibrate_top_label(raw[usable].mean(axis=0), 0.8, 1.5)
+    assert [fitted.probabilities[c] for c in CLASSES] == pytest.approx(expected.tolist(), abs=1e-5)
+    assert fitted.label == plain.label and fitted.confidence > plain.confidence
+    clip0 = calibrate(raw[0], 0.5)
+    assert [fitted.clips[0].probabilities[c] for c in CLASSES] == pytest.approx(clip0.tolist(), abs=1e-5)

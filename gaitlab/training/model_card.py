@@ -262,7 +262,7 @@ def calibration_lines(cv: dict[str, Any]) -> list[str]:
     boot = cal.get("bootstrap_95") or {}
     if not boot:
         return []
-    lines = ["", "## Pooled out-of-fold figures and calibration (video only, cross-fitted temperatures)",
+    lines = ["", f"## Pooled out-of-fold figures and calibration (video only, {cal.get('method', 'cross-fitted temperatures')})",
              f"Every walk scored once by a model that never saw its subject; 95% intervals from "
              f"{cal.get('bootstrap', 'a bootstrap over subjects')}.", "", "| figure | value | 95% interval |", "|---|---|---|"]
     lines += [f"| {name} | {boot[k]['value']:.3f} | {boot[k]['low']:.3f} – {boot[k]['high']:.3f} |"
@@ -276,6 +276,12 @@ def calibration_lines(cv: dict[str, Any]) -> list[str]:
         lines += ["", f"ECE that a perfectly calibrated model with these confidences would still show, from ~{walks_per_bin(bins)} "
                       f"walks a bin alone (labels drawn from its own probabilities, 200 draws): {floor['mean']:.3f} on average, "
                       f"{floor['p95']:.3f} at the 95th percentile (`metrics.ece_sampling_floor`)."]
+    by_temperature = ((cv.get("calibration_temperature") or {}).get("bootstrap_95") or {}).get("ece")
+    if by_temperature:
+        lines += ["", f"Temperature scaling alone (one temperature, cross-fitted) leaves an ECE of {by_temperature['value']:.3f} "
+                      f"({by_temperature['low']:.3f} – {by_temperature['high']:.3f}): a temperature is fitted for the likelihood "
+                      "of all nine probabilities, the top-label calibration for the confidence of the answer, the "
+                      "figure the app shows."]
     teacher = cv.get("teacher")
     if teacher:
         lines += ["", f"The keypoint teacher (the second opinion shipped beside the student), same protocol, pooled: "
@@ -300,7 +306,10 @@ def render_markdown(card: dict[str, Any]) -> str:
     if card.get("parameters"):
         lines.append(f"- Cost: {card['parameters']:,} parameters, {card.get('flops', 0) / 1e9:.2f} GFLOPs per clip")
     if card.get("calibration"):
-        lines.append(f"- Calibration: temperature {card['calibration'].get('temperature')} ({card['calibration'].get('method', '')})")
+        cal = card["calibration"]
+        top = cal.get("top_label")
+        what = f"top-label slope {top['slope']}, intercept {top['intercept']}; " if top else ""
+        lines.append(f"- Calibration: {what}temperature {cal.get('temperature')} ({cal.get('method', '')})")
     sampling = card.get("clip", {}).get("sampling")
     if sampling:
         lines.append(f"- Clip sampling: {sampling}")

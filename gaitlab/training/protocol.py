@@ -15,10 +15,10 @@ exactly one out-of-fold prediction. Recipes:
 
 Students are scored three ways per walk: `video_only` (no note), `fused` (a synthetic note,
 never dropped) and `as_trained` (notes drawn like the training notes: half dropped, some
-misleading). Their clip log-probabilities are kept so that the calibration temperature can be
-fitted afterwards (`fit_temperature`): cross-fitted for the reported figures (fold k's
-temperature comes from the other folds' predictions), pooled over all folds for the shipped
-weights. Per-fold results are cached on disk, so an interrupted run resumes where it stopped.
+misleading). Their clip log-probabilities are kept so that the calibration can be fitted
+afterwards: a temperature (`fit_temperature`) and the top-label calibration the app applies to
+a walk's answer (`fit_top_label`), each cross-fitted for the reported figures (fold k's comes
+from the other folds' predictions) and pooled over all folds for the shipped weights. Per-fold results are cached on disk, so an interrupted run resumes where it stopped.
 
 `run_protocol(data, recipes, config)` takes a `GaitData` and returns a JSON-ready dict (split,
 fold sizes, and per recipe its per-fold, summarised and pooled `metrics.classification_metrics`);
@@ -39,8 +39,8 @@ import numpy as np
 from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
 from gaitlab.inference import walk_probabilities
-from gaitlab.metrics import (HEADLINE, classification_metrics, ece_sampling_floor, reliability_bins, subject_bootstrap,
-                             summarise)
+from gaitlab.metrics import (HEADLINE, classification_metrics, ece_sampling_floor, expected_calibration_error,
+                             reliability_bins, subject_bootstrap, summarise)
 from gaitlab.training.clip_bank import ClipBank
 from gaitlab.training.config import TrainConfig
 from gaitlab.training.dataset import N_FOLDS, GaitData, subject_folds
@@ -78,13 +78,33 @@ RECIPES = (*SEQUENCE_RECIPES, *STUDENT_RECIPES)
 # --- Scoring helpers ---------------------------------------------------------------------------
 
 
-def video_probabilities(clip_logp: list[np.ndarray], temperature: float = 1.0) -> np.ndarray:
+def video_probabilities(clip_logp: list[np.ndarray], temperature: float = 1.0,
+                        top: tuple[float, float] | None = None) -> np.ndarray:
     """Per-video probabilities [N, 9] from each video's clip log-probabilities [n_i, 9] (at
-    temperature 1): the mean of the clips' probabilities, temperature-scaled, exactly as
-    `analyze` scores a walk (`inference.walk_probabilities`)."""
+    temperature 1): the mean of the clips' probabilities, scaled by the top-label calibration
+    `top` (slope, intercept) or else by `temperature`, exactly as `analyze` scores a walk
+    (`inference.walk_probabilities`)."""
     from scipy.special import softmax  # scipy comes with scikit-learn
 
-    return np.stack([walk_probabilities(softmax(lp, axis=1), temperature) for lp in clip_logp])
+    return np.stack([walk_probabilities(softmax(lp, axis=1), temperature, top) for lp in clip_logp])
+
+
+def fit_top_label(clip_logp: list[np.ndarray], labels: np.ndarray) -> tuple[float, float]:
+    """Top-label calibration (slope, intercept) for `video_probabilities`: a logistic regression
+    of "the walk's answer is right" on the logit of the answer's uncalibrated probability (Platt
+    scaling of the top label, as in Gupta & Ramdas, "Top-label calibration", ICLR 2022): it is
+    fitted for the confidence of the answer, the figure the app shows, where a temperature is
+    fitted for the likelihood of all nine probabilities. (1, 0), the identity, when every answer
+    is right or every one wrong."""
+    from sklearn.linear_model import LogisticRegression
+
+    p = video_probabilities(clip_logp)
+    hit = (p.argmax(axis=1) == np.asarray(labels)).astype(int)
+    if hit.min() == hit.max():
+        return 1.0, 0.0
+    top = np.clip(p.max(axis=1), 1e-6, 1 - 1e-6)
+    fit = LogisticRegression(C=1e6).fit(np.log(top / (1 - top))[:, None], hit)  # C: no shrinkage
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
 
 
 def fit_temperature(clip_logp: list[np.ndarray], labels: np.ndarray) -> float:
@@ -184,10 +204,13 @@ def run_student_fold(data: GaitData, recipe: str, train_idx: np.ndarray, val_idx
 def summarise_student(data: GaitData, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Protocol figures of one student recipe from its per-fold records (all folds present).
 
-    Each condition is reported uncalibrated (`raw`) and `calibrated` with a cross-fitted
-    temperature fitted on the `as_trained` predictions of the other folds (the note mix users
-    bring: often none). Also: one temperature over all folds (`temperature`, what the shipped
-    weights use) and `single_clip`: video-only with only each walk's middle clip.
+    Each condition is reported uncalibrated (`raw`), temperature-scaled (`temperature`) and
+    `calibrated` the way the app calibrates a walk (top-label calibration), with temperatures
+    and top-label fits cross-fitted on the `as_trained` predictions of the other folds (the note
+    mix users bring: often none). `calibration` holds the headline's (video only) reliability
+    bins, bootstrap intervals and ECE sampling floor; `calibration_temperature` the same for
+    temperature scaling alone. Also: the fits over all folds (`temperature`, `top_label`: what
+    the shipped weights use) and `single_clip`: video-only with only each walk's middle clip.
     """
     labels = data.labels
     fold_rows = [np.asarray(r["rows"]) for r in records]
@@ -196,39 +219,45 @@ def summarise_student(data: GaitData, records: list[dict[str, Any]]) -> dict[str
         for c in NOTE_CONDITIONS:
             for row, lp in zip(rec["rows"], rec["clip_logp"][c]):
                 logp[c][row] = np.asarray(lp)
-    fold_t = []
-    for rows in fold_rows:
-        others = np.setdiff1d(np.concatenate(fold_rows), rows)
-        fold_t.append(fit_temperature([logp["as_trained"][r] for r in others], labels[others]))
-    out: dict[str, Any] = {"temperatures_cross_fitted": fold_t}
-    for c in NOTE_CONDITIONS:
-        raw = np.zeros((len(labels), NUM_CLASSES))
-        cal = np.zeros((len(labels), NUM_CLASSES))
-        for rows, t in zip(fold_rows, fold_t):
-            raw[rows] = video_probabilities([logp[c][r] for r in rows])
-            cal[rows] = video_probabilities([logp[c][r] for r in rows], t)
-        out[c] = {"raw": summarise(labels, raw, fold_rows), "calibrated": summarise(labels, cal, fold_rows)}
-    # Calibration of the headline (video only, cross-fitted temperatures), pooled over folds:
-    # the reliability diagram and subject-bootstrap 95% intervals.
     every = np.concatenate(fold_rows)
-    cal = np.zeros((len(labels), NUM_CLASSES))
-    for rows, t in zip(fold_rows, fold_t):
-        cal[rows] = video_probabilities([logp["video_only"][r] for r in rows], t)
+    fold_t, fold_top = [], []
+    for rows in fold_rows:
+        others = np.setdiff1d(every, rows)
+        fold_t.append(fit_temperature([logp["as_trained"][r] for r in others], labels[others]))
+        fold_top.append(fit_top_label([logp["as_trained"][r] for r in others], labels[others]))
+    out: dict[str, Any] = {"temperatures_cross_fitted": fold_t, "top_labels_cross_fitted": fold_top}
+    headline = {}
+    for c in NOTE_CONDITIONS:
+        raw, temp, cal = (np.zeros((len(labels), NUM_CLASSES)) for _ in range(3))
+        for rows, t, top in zip(fold_rows, fold_t, fold_top):
+            raw[rows] = video_probabilities([logp[c][r] for r in rows])
+            temp[rows] = video_probabilities([logp[c][r] for r in rows], t)
+            cal[rows] = video_probabilities([logp[c][r] for r in rows], t, top)
+        out[c] = {"raw": summarise(labels, raw, fold_rows), "temperature": summarise(labels, temp, fold_rows),
+                  "calibrated": summarise(labels, cal, fold_rows)}
+        headline[c] = {"calibration": cal, "calibration_temperature": temp}
+    # Calibration of the headline (video only, cross-fitted), pooled over folds: the reliability
+    # diagram and subject-bootstrap 95% intervals, as the app calibrates and by temperature alone.
     subjects = data.meta["subject_id"].to_numpy()
-    out["calibration"] = {
-        "reliability": reliability_bins(labels[every], cal[every]),
-        "bootstrap_95": subject_bootstrap(labels[every], cal[every], subjects[every]),
-        # What a perfectly calibrated model with these confidences would still show (labels drawn
-        # from its own probabilities): the floor set by ~22 walks a bin, not by the model.
-        "ece_sampling_floor": ece_sampling_floor(cal[every]),
-        "bins": "10 equal-count bins of top-label confidence",
-        "bootstrap": "1000 resamples of subjects with replacement (all walks of a subject together)",
-    }
+    for key, probs in headline["video_only"].items():
+        out[key] = {
+            "reliability": reliability_bins(labels[every], probs[every]),
+            "bootstrap_95": subject_bootstrap(labels[every], probs[every], subjects[every]),
+            # What a perfectly calibrated model with these confidences would still show (labels
+            # drawn from its own probabilities): the floor set by ~22 walks a bin, not by the model.
+            "ece_sampling_floor": ece_sampling_floor(probs[every]),
+            "ece_by_bins": {str(n): expected_calibration_error(labels[every], probs[every], n) for n in (5, 8, 10, 12, 15, 20)},
+            "method": ("top-label calibration (fit_top_label), cross-fitted" if key == "calibration"
+                       else "temperature scaling (fit_temperature), cross-fitted"),
+            "bins": "10 equal-count bins of top-label confidence",
+            "bootstrap": "1000 resamples of subjects with replacement (all walks of a subject together)",
+        }
     single = np.zeros((len(labels), NUM_CLASSES))
     for rows in fold_rows:
         single[rows] = video_probabilities([logp["video_only"][r][[len(logp["video_only"][r]) // 2]] for r in rows])
     out["single_clip"] = summarise(labels, single, fold_rows)
     out["temperature"] = fit_temperature([logp["as_trained"][r] for r in every], labels[every])
+    out["top_label"] = fit_top_label([logp["as_trained"][r] for r in every], labels[every])
     out["seconds"] = [r["seconds"] for r in records]
     out["teacher_metrics_per_fold"] = [r.get("teacher_metrics") for r in records]
     return out
@@ -382,6 +411,7 @@ def card_section(protocol: dict[str, Any], recipe: str) -> dict[str, Any]:
         "rows": protocol_rows(protocol), "video_only_recall": recall,
         "seconds_per_fold": res.get("seconds"),
         "calibration": res.get("calibration"),
+        "calibration_temperature": res.get("calibration_temperature"),
         "teacher": (protocol["recipes"].get("teacher") or {}).get("pooled"),
         "note_descriptions": protocol.get("note_descriptions"),
     }
@@ -428,18 +458,21 @@ def weak_spots(res: dict[str, Any], worst: int = 4) -> list[str]:
 
 
 def attach_to_card(card: dict[str, Any], config: TrainConfig, distill: bool) -> bool:
-    """Give all-data weights the cross-validated figures and calibration temperature of the
+    """Give all-data weights the cross-validated figures and calibration (top-label and temperature) of the
     protocol run of their very recipe (weights/protocol.json); False if there is none."""
     match = matching_protocol(config, distill)
     if match is None:
         return False
     recipe, protocol = match
     res = protocol["recipes"][recipe]
+    slope, intercept = res["top_label"]
     card["calibration"] = {
         "temperature": round(float(res["temperature"]), 4),
-        "method": f"temperature scaling: one temperature minimising the NLL of the {N_FOLDS}-fold out-of-fold predictions of "
-                  "this recipe (notes as in training); the cross-validated figures use cross-fitted temperatures "
-                  "(each fold's from the other folds)",
+        "top_label": {"slope": round(float(slope), 4), "intercept": round(float(intercept), 4)},
+        "method": f"a walk's answer: top-label calibration, a logistic fit of 'the answer is right' on the logit of its "
+                  f"probability over the {N_FOLDS}-fold out-of-fold predictions of this recipe (notes as in training); "
+                  "single clips: one temperature minimising the NLL of the same predictions; the cross-validated "
+                  "figures use cross-fitted fits (each fold's from the other folds)",
     }
     card["metrics"] = {c: res[c]["calibrated"]["pooled"] for c in CONDITION_NAMES}
     card["metrics_source"] = (f"pooled out-of-fold predictions of the subject-grouped {N_FOLDS}-fold protocol, recipe {recipe!r} "

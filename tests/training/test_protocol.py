@@ -9,7 +9,9 @@ import pytest
 from gaitlab.metrics import classification_metrics, summarise
 from gaitlab.training.config import TrainConfig
 from gaitlab.training.model_card import cross_validation_lines
-from gaitlab.training.protocol import (card_section, fit_temperature, matching_protocol, run_protocol,
+from gaitlab.inference import calibrate_top_label
+from gaitlab.metrics import expected_calibration_error
+from gaitlab.training.protocol import (card_section, fit_temperature, fit_top_label, matching_protocol, run_protocol,
                                        video_probabilities, weak_spots)
 from tests.training.test_train import walker_data
 
@@ -42,6 +44,39 @@ def test_fit_temperature_recovers_the_temperature_that_generated_the_labels(true
     assert abs(np.log(fitted / true_t)) < 0.1
 
 
+def test_top_label_calibration_keeps_answers_and_moves_only_the_confidence():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.full(9, 0.4), size=2000)
+    assert np.allclose(calibrate_top_label(probs, 1.0, 0.0), probs)  # (1, 0): the identity
+    for slope, intercept in ((0.5, 0.6), (2.0, -1.0), (0.1, 3.0), (1.0, -4.0)):
+        q = calibrate_top_label(probs, slope, intercept)
+        assert np.allclose(q.sum(axis=1), 1) and (q.argmax(axis=1) == probs.argmax(axis=1)).all()
+        others = np.argsort(probs, axis=1)[:, :-1]  # the rest keep their proportions
+        ratio = np.take_along_axis(q, others, 1) / np.take_along_axis(probs, others, 1)
+        assert np.allclose(ratio, ratio[:, :1])
+    lifted = calibrate_top_label(probs, 1.0, 1.0).max(axis=1)  # a positive intercept raises confidence
+    assert (lifted >= probs.max(axis=1) - 1e-12).all() and lifted.mean() > probs.max(axis=1).mean() + 0.05
+
+
+@pytest.mark.parametrize("slope, intercept", [(1.0, 1.0), (0.6, -0.3)])
+def test_fit_top_label_recovers_the_map_that_generated_right_answers(slope, intercept):
+    """Answers right with probability sigmoid(slope · logit(confidence) + intercept): the fit
+    finds that map, and calibrating with it brings the ECE near zero."""
+    rng = np.random.default_rng(4)
+    logits = rng.normal(scale=2.0, size=(20000, 9))
+    p = _softmax(logits)
+    top = np.clip(p.max(1), 1e-6, 1 - 1e-6)
+    truth = 1 / (1 + np.exp(-(slope * np.log(top / (1 - top)) + intercept)))
+    right = rng.random(len(p)) < truth
+    wrong = (p.argmax(1) + rng.integers(1, 9, size=len(p))) % 9
+    labels = np.where(right, p.argmax(1), wrong)
+    a, b = fit_top_label([z[None] for z in logits], labels)
+    assert a == pytest.approx(slope, abs=0.1) and b == pytest.approx(intercept, abs=0.1)
+    calibrated = video_probabilities([z[None] for z in logits], top=(a, b))
+    assert expected_calibration_error(labels, calibrated) < 0.03 < expected_calibration_error(labels, p)
+    assert fit_top_label([z[None] for z in logits], p.argmax(1)) == (1.0, 0.0)  # all right: nothing to fit
+
+
 def test_summarise_matches_per_fold_metrics():
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 9, size=40)
@@ -64,6 +99,11 @@ def test_a_tiny_protocol_scores_every_walk_once(tmp_path):
         pooled = student[condition]["calibrated"]["pooled"]
         assert pooled["n"] == len(data.meta) and sum(map(sum, pooled["confusion_matrix"])) == len(data.meta)
     assert len(student["temperatures_cross_fitted"]) == 5 and student["temperature"] > 0
+    assert len(student["top_labels_cross_fitted"]) == 5 and len(student["top_label"]) == 2
+    for key in ("calibration", "calibration_temperature"):  # as the app calibrates, and by temperature alone
+        assert set(student[key]["bootstrap_95"]) >= {"accuracy", "nll", "brier", "ece"}
+    for condition in ("video_only", "fused", "as_trained"):  # calibration never changes an answer
+        assert student[condition]["temperature"]["pooled"]["accuracy"] == student[condition]["calibrated"]["pooled"]["accuracy"]
     assert result["recipes"]["features"]["pooled"]["n"] == len(data.meta)
     # The card of all-data weights takes these figures only for the very recipe that was run.
     (tmp_path / "protocol.json").write_text(json.dumps(result))

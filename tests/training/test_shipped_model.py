@@ -61,6 +61,10 @@ def test_card_figures_are_the_protocols_pooled_figures():
     assert cm.sum() == PROTOCOL["videos"]  # every walk scored once, out of fold
     assert np.trace(cm) / cm.sum() == pytest.approx(pooled["accuracy"], abs=1e-9)
     assert CARD["calibration"]["temperature"] == pytest.approx(res["temperature"], abs=1e-4)
+    top = CARD["calibration"]["top_label"]
+    assert [top["slope"], top["intercept"]] == pytest.approx(res["top_label"], abs=1e-4)
+    # Issue 13: pooled ECE of the headline after the cross-fitted calibration the app applies.
+    assert res["calibration"]["bootstrap_95"]["ece"]["value"] <= 0.06
 
 
 def test_real_walks_read_as_their_labels_at_the_protocols_rate(real_walks):

@@ -13,7 +13,12 @@ from gaitlab.synth.walker import WalkerParams, walk_keypoints
 NORMAL, STOOPED = 0, 5  # class ids used for the two generated groups
 
 
-def test_keypoint_features_shape_and_invariances():
+def test_keypoint_features_shape_and_invariances(monkeypatch):
+    # The extractor's invariances, on a walker seen without perspective (with it, walking the
+    # other way turns the other side of the body towards the camera, a real difference).
+    import gaitlab.synth.walker as walker
+
+    monkeypatch.setattr(walker, "SIDE_DISTANCE", 1e12)
     seq = walk_keypoints(WalkerParams(), 120, 30.0)
     f = keypoint_features(seq)
     assert f.shape == (120, N_FEATURES) and f.dtype == np.float32 and np.isfinite(f).all()
@@ -23,8 +28,9 @@ def test_keypoint_features_shape_and_invariances():
     # Twice the frame rate: positions match at shared instants, velocities (per cycle) too.
     fast = keypoint_features(walk_keypoints(WalkerParams(), 240, 60.0))
     inner = slice(10, 110)
-    # (The walker's hip snaps to the lowest foot, so compare typical, not worst-case, error.)
-    assert (np.abs(fast[::2][inner] - f[inner]).mean(0) <= 0.05 * np.abs(f[inner]).max(0) + 0.01).all()
+    # (The walker's hip snaps to the lowest foot, so compare typical, not worst-case, error; the
+    # hip's velocity is the worst, 0.025 with MediaPipe's shorter feet.)
+    assert (np.abs(fast[::2][inner] - f[inner]).mean(0) <= 0.05 * np.abs(f[inner]).max(0) + 0.015).all()
 
 
 def test_network_shapes_and_masked_padding():
@@ -56,7 +62,9 @@ def _two_groups(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
 
 def test_teacher_learns_two_generated_classes():
     seqs, labels = _two_groups(12, seed=0)
-    config = TeacherConfig(epochs=6, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0, members=1)
+    # 10 epochs: at 6 the upright walkers were still at 0.29 vs 0.33 once the walker gained a side
+    # camera's perspective (a nuisance that flips with the walking direction); at 10 all are right.
+    config = TeacherConfig(epochs=10, windows_per_video=8, batch_size=16, channels=16, lr=5e-3, seed=0, members=1)
     teacher = train_teacher(seqs, labels, config)
     losses = [h["loss"] for h in teacher.history]
     assert losses[-1] < 0.7 * losses[0]
