@@ -7,10 +7,14 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 from gaitlab.bench import FIGURES, SECTION_FIGURES, TARGETS, BenchReport, Target, format_report
 
 
+@pytest.mark.slow
 def test_quick_bench_reports_every_figure(tmp_path, random_weights):
+    """Every bench section end to end (about 100 s on 2 cores): the slow tier, which CI runs too."""
     cmd = [sys.executable, "-m", "gaitlab", "bench", "--quick", "--json",
            "--cache", str(tmp_path / "cache"), "--weights", str(random_weights)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
