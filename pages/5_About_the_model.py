@@ -2,9 +2,8 @@
 import streamlit as st
 
 from gaitlab import app, figures
-from gaitlab.metrics import walks_per_bin
-from gaitlab.training.model_card import (confusion_frame, cross_validation_frame, cv_fold_count, headline_metrics,
-                                         metrics_table, render_markdown)
+from gaitlab.training.model_card import (calibration_notes, confusion_frame, cross_validation_frame, cv_fold_count,
+                                         headline_metrics, metrics_table, render_markdown)
 from gaitlab.weights import read_card
 
 app.page_header("About the model", "The shipped model's card: data, evaluation protocol, figures, "
@@ -24,17 +23,8 @@ if calibration.get("reliability"):
                "calibration, cross-fitted), sorted by confidence into 10 bins of equal count; a calibrated model's "
                "points lie on the diagonal.")
     st.plotly_chart(figures.reliability_diagram(calibration["reliability"]))
-    floor = calibration.get("ece_sampling_floor")
-    if floor:
-        st.caption(f"With about {walks_per_bin(calibration['reliability'])} walks a bin, even a perfectly calibrated model with these confidences would show an ECE of "
-                   f"{floor['mean']:.3f} on average ({floor['p95']:.3f} at the 95th percentile): gaps of that size "
-                   "are the sample's, not the model's.")
-    ece = (calibration.get("bootstrap_95") or {}).get("ece")
-    by_temperature = (((card.get("cross_validation") or {}).get("calibration_temperature") or {})
-                      .get("bootstrap_95") or {}).get("ece")
-    if ece and by_temperature:
-        st.caption(f"ECE {ece['value']:.3f} ({ece['low']:.3f}–{ece['high']:.3f}); one temperature alone would leave "
-                   f"{by_temperature['value']:.3f} ({by_temperature['low']:.3f}–{by_temperature['high']:.3f}).")
+    for note in calibration_notes(card["cross_validation"]):
+        st.caption(note)
 table = metrics_table(card.get("metrics") or {})
 if len(table):
     st.dataframe(table, hide_index=True)

@@ -131,6 +131,12 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+def _axes(angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (forward, up) in (forward, down) body coordinates of a segment tilted
+    forward by `angle` radians."""
+    return np.array([np.cos(angle), np.sin(angle)]), np.array([np.sin(angle), -np.cos(angle)])
+
+
 def _leg(p: np.ndarray, amp, knee_peak, shuffle: float = 0.0, knee_min: float = 5.0) -> tuple[np.ndarray, ...]:
     """Hip, knee and ankle angles (radians) over the cycle; heel strike at p = 0.
 
@@ -226,8 +232,7 @@ def _body(params: WalkerParams, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     sound = "left" if aff == "right" else "right"
     knee_peak = params.knee_flexion * (1 - 0.3 * params.shuffle)
     lean = np.radians(params.trunk_flexion)  # the trunk pivots forward about the hips
-    fwd, up = np.array([np.cos(lean), np.sin(lean)]), np.array([np.sin(lean), -np.cos(lean)])
-    shoulder = np.broadcast_to(HIP_TO_SHOULDER * up, (len(t), 2))
+    shoulder = np.broadcast_to(HIP_TO_SHOULDER * _axes(lean)[1], (len(t), 2))
     body: dict[str, np.ndarray] = {}
     excursion: dict[str, np.ndarray] = {}
     for side, offset in zip(SIDES, (0.0, 0.5)):
@@ -273,10 +278,9 @@ def _body(params: WalkerParams, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     local = np.zeros((len(t), NUM_LANDMARKS, 3))  # hips (23, 24) stay at the origin
     for i, name in _BODY_LANDMARKS.items():
         local[:, i, :2] = body[name]
-    neck = lean + np.radians(params.head_flexion)
-    hfwd, hup = np.array([np.cos(neck), np.sin(neck)]), np.array([np.sin(neck), -np.cos(neck)])
+    fwd, up = _axes(lean + np.radians(params.head_flexion))  # the head tilts on the trunk
     for i, (f, u) in _FACE.items():
-        local[:, i, :2] = shoulder + f * hfwd + u * hup
+        local[:, i, :2] = shoulder + f * fwd + u * up
     local[..., 2] = _LATERAL
     local[:, 13:23, 2] += np.tile([lat_hand["left"], lat_hand["right"]], 5)
     for i, sign in ((KNEE[0], 1), (KNEE[1], -1)):  # knees halfway between hip and ankle; toes out a little

@@ -256,6 +256,25 @@ _BOOTSTRAP_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "four_group_
                     "nll": "NLL", "brier": "Brier score", "ece": "ECE (10 equal-count bins)"}
 
 
+def calibration_notes(cv: dict[str, Any]) -> list[str]:
+    """How to read the headline's calibration (`cv`: a card's `cross_validation`), as sentences:
+    the ECE sampling floor of its bins, and what one temperature alone would leave."""
+    cal = cv.get("calibration") or {}
+    bins, floor = cal.get("reliability") or [], cal.get("ece_sampling_floor")
+    notes = []
+    if floor and bins:
+        notes.append(f"ECE that a perfectly calibrated model with these confidences would still show, from ~{walks_per_bin(bins)} "
+                     f"walks a bin alone (labels drawn from its own probabilities, 200 draws): {floor['mean']:.3f} on average, "
+                     f"{floor['p95']:.3f} at the 95th percentile (`metrics.ece_sampling_floor`).")
+    by_temperature = ((cv.get("calibration_temperature") or {}).get("bootstrap_95") or {}).get("ece")
+    if by_temperature:
+        notes.append(f"Temperature scaling alone (one temperature, cross-fitted) leaves an ECE of {by_temperature['value']:.3f} "
+                     f"({by_temperature['low']:.3f} – {by_temperature['high']:.3f}): a temperature is fitted for the likelihood "
+                     "of all nine probabilities, the top-label calibration for the confidence of the answer, the "
+                     "figure the app shows.")
+    return notes
+
+
 def calibration_lines(cv: dict[str, Any]) -> list[str]:
     """Pooled out-of-fold figures with subject-bootstrap 95% intervals, and the reliability bins."""
     cal = cv.get("calibration") or {}
@@ -271,17 +290,8 @@ def calibration_lines(cv: dict[str, Any]) -> list[str]:
     if bins:
         lines += ["", f"Reliability ({cal.get('bins', 'equal-count bins')}): mean confidence → accuracy (walks)", "",
                   " · ".join(f"{b['confidence']:.2f} → {b['accuracy']:.2f} ({b['count']})" for b in bins)]
-    floor = cal.get("ece_sampling_floor")
-    if floor and bins:
-        lines += ["", f"ECE that a perfectly calibrated model with these confidences would still show, from ~{walks_per_bin(bins)} "
-                      f"walks a bin alone (labels drawn from its own probabilities, 200 draws): {floor['mean']:.3f} on average, "
-                      f"{floor['p95']:.3f} at the 95th percentile (`metrics.ece_sampling_floor`)."]
-    by_temperature = ((cv.get("calibration_temperature") or {}).get("bootstrap_95") or {}).get("ece")
-    if by_temperature:
-        lines += ["", f"Temperature scaling alone (one temperature, cross-fitted) leaves an ECE of {by_temperature['value']:.3f} "
-                      f"({by_temperature['low']:.3f} – {by_temperature['high']:.3f}): a temperature is fitted for the likelihood "
-                      "of all nine probabilities, the top-label calibration for the confidence of the answer, the "
-                      "figure the app shows."]
+    for note in calibration_notes(cv):
+        lines += ["", note]
     teacher = cv.get("teacher")
     if teacher:
         lines += ["", f"The keypoint teacher (the second opinion shipped beside the student), same protocol, pooled: "

@@ -226,20 +226,20 @@ def summarise_student(data: GaitData, records: list[dict[str, Any]]) -> dict[str
         fold_t.append(fit_temperature([logp["as_trained"][r] for r in others], labels[others]))
         fold_top.append(fit_top_label([logp["as_trained"][r] for r in others], labels[others]))
     out: dict[str, Any] = {"temperatures_cross_fitted": fold_t, "top_labels_cross_fitted": fold_top}
-    headline = {}
     for c in NOTE_CONDITIONS:
         raw, temp, cal = (np.zeros((len(labels), NUM_CLASSES)) for _ in range(3))
         for rows, t, top in zip(fold_rows, fold_t, fold_top):
             raw[rows] = video_probabilities([logp[c][r] for r in rows])
             temp[rows] = video_probabilities([logp[c][r] for r in rows], t)
-            cal[rows] = video_probabilities([logp[c][r] for r in rows], t, top)
+            cal[rows] = video_probabilities([logp[c][r] for r in rows], top=top)
         out[c] = {"raw": summarise(labels, raw, fold_rows), "temperature": summarise(labels, temp, fold_rows),
                   "calibrated": summarise(labels, cal, fold_rows)}
-        headline[c] = {"calibration": cal, "calibration_temperature": temp}
+        if c == "video_only":
+            headline = {"calibration": cal, "calibration_temperature": temp}
     # Calibration of the headline (video only, cross-fitted), pooled over folds: the reliability
     # diagram and subject-bootstrap 95% intervals, as the app calibrates and by temperature alone.
     subjects = data.meta["subject_id"].to_numpy()
-    for key, probs in headline["video_only"].items():
+    for key, probs in headline.items():
         out[key] = {
             "reliability": reliability_bins(labels[every], probs[every]),
             "bootstrap_95": subject_bootstrap(labels[every], probs[every], subjects[every]),
