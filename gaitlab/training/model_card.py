@@ -272,6 +272,12 @@ def calibration_notes(cv: dict[str, Any]) -> list[str]:
                      f"({by_temperature['low']:.3f} – {by_temperature['high']:.3f}): a temperature is fitted for the likelihood "
                      "of all nine probabilities, the top-label calibration for the confidence of the answer, the "
                      "figure the app shows.")
+    best = (cv.get("calibration_temperature") or {}).get("best_in_sample")
+    if best:
+        notes.append(f"No one temperature does much better: the best of all, chosen on these very walks (an optimistic "
+                     f"bound, `protocol.best_temperature`), leaves {best['ece']:.3f} at T = {best['temperature']:.2f}. "
+                     "A temperature can only scale the logits; the top-label calibration can also shift the "
+                     "answer's confidence, which these walks need (see the card's top-label fit).")
     return notes
 
 

@@ -11,7 +11,7 @@ from gaitlab.training.config import TrainConfig
 from gaitlab.training.model_card import cross_validation_lines
 from gaitlab.inference import calibrate_top_label
 from gaitlab.metrics import expected_calibration_error
-from gaitlab.training.protocol import (card_section, fit_temperature, fit_top_label, matching_protocol, run_protocol,
+from gaitlab.training.protocol import (best_temperature, card_section, fit_temperature, fit_top_label, matching_protocol, run_protocol,
                                        video_probabilities, weak_spots)
 from tests.training.test_train import walker_data
 
@@ -77,6 +77,26 @@ def test_fit_top_label_recovers_the_map_that_generated_right_answers(slope, inte
     assert fit_top_label([z[None] for z in logits], p.argmax(1)) == (1.0, 0.0)  # all right: nothing to fit
 
 
+def test_best_temperature_is_a_lower_bound_that_a_shifted_confidence_escapes():
+    """`best_temperature`: where labels follow softmax(logits / 0.5) it finds about 0.5 and an
+    ECE near zero, never worse than any one temperature; where right answers need the answer's
+    logit raised by a constant, no temperature gets there and the top-label fit does."""
+    rng = np.random.default_rng(5)
+    logits = rng.normal(scale=2.0, size=(6000, 9))
+    clips = [z[None] for z in logits]
+    labels = np.array([rng.choice(9, p=p) for p in _softmax(logits / 0.5)])
+    best = best_temperature(clips, labels)
+    assert abs(np.log(best["temperature"] / 0.5)) < 0.2 and best["ece"] < 0.02
+    for t in (0.3, fit_temperature(clips, labels), 1.0, 3.0):
+        assert best["ece"] <= expected_calibration_error(labels, video_probabilities(clips, t)) + 1e-12
+    p = _softmax(logits)
+    top = np.clip(p.max(1), 1e-6, 1 - 1e-6)
+    right = rng.random(len(p)) < 1 / (1 + np.exp(-(np.log(top / (1 - top)) + 1.5)))
+    shifted = np.where(right, p.argmax(1), (p.argmax(1) + rng.integers(1, 9, size=len(p))) % 9)
+    by_top_label = expected_calibration_error(shifted, video_probabilities(clips, top=fit_top_label(clips, shifted)))
+    assert by_top_label < 0.03 < best_temperature(clips, shifted)["ece"]
+
+
 def test_summarise_matches_per_fold_metrics():
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 9, size=40)
@@ -102,6 +122,8 @@ def test_a_tiny_protocol_scores_every_walk_once(tmp_path):
     assert len(student["top_labels_cross_fitted"]) == 5 and len(student["top_label"]) == 2
     for key in ("calibration", "calibration_temperature"):  # as the app calibrates, and by temperature alone
         assert set(student[key]["bootstrap_95"]) >= {"accuracy", "nll", "brier", "ece"}
+    best = student["calibration_temperature"]["best_in_sample"]  # the best one temperature could do
+    assert 0.1 - 1e-9 <= best["temperature"] <= 10 + 1e-9 and 0 <= best["ece"] <= student["video_only"]["raw"]["pooled"]["ece"] + 1e-12
     for condition in ("video_only", "fused", "as_trained"):  # calibration never changes an answer
         assert student[condition]["temperature"]["pooled"]["accuracy"] == student[condition]["calibrated"]["pooled"]["accuracy"]
     assert result["recipes"]["features"]["pooled"]["n"] == len(data.meta)

@@ -65,6 +65,9 @@ def test_card_figures_are_the_protocols_pooled_figures():
     assert [top["slope"], top["intercept"]] == pytest.approx(res["top_label"], abs=1e-4)
     # Issue 13: pooled ECE of the headline after the cross-fitted calibration the app applies.
     assert res["calibration"]["bootstrap_95"]["ece"]["value"] <= 0.06
+    # What one temperature could do at best, as the card reports it.
+    best = res["calibration_temperature"]["best_in_sample"]
+    assert CARD["cross_validation"]["calibration_temperature"]["best_in_sample"] == best
 
 
 def test_real_walks_read_as_their_labels_at_the_protocols_rate(real_walks):
