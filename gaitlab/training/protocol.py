@@ -38,7 +38,7 @@ import numpy as np
 
 from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
-from gaitlab.inference import walk_probabilities
+from gaitlab.inference import calibrate, walk_probabilities
 from gaitlab.metrics import (HEADLINE, classification_metrics, ece_sampling_floor, expected_calibration_error,
                              reliability_bins, subject_bootstrap, summarise)
 from gaitlab.training.clip_bank import ClipBank
@@ -118,9 +118,10 @@ def fit_temperature(clip_logp: list[np.ndarray], labels: np.ndarray) -> float:
     from scipy.optimize import minimize_scalar  # scipy comes with scikit-learn
 
     labels = np.asarray(labels)
+    mean = video_probabilities(clip_logp)  # the walks' mean clip probabilities, once; each T rescales them
 
     def nll(log_t: float) -> float:
-        p = video_probabilities(clip_logp, float(np.exp(log_t)))
+        p = calibrate(mean, float(np.exp(log_t)))
         return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean())
 
     grid = np.linspace(np.log(0.1), np.log(10.0), 41)
@@ -135,9 +136,9 @@ def best_temperature(clip_logp: list[np.ndarray], labels: np.ndarray) -> dict[st
     on the very walks it is measured on, so an optimistic bound for one temperature (the
     cross-fitted ones, one per fold, can land a little either side of it by chance). It says
     whether a miss of temperature scaling is the fit's or the method's."""
-    labels = np.asarray(labels)
+    labels, mean = np.asarray(labels), video_probabilities(clip_logp)
     grid = np.exp(np.linspace(np.log(0.1), np.log(10.0), 161))
-    eces = [expected_calibration_error(labels, video_probabilities(clip_logp, float(t))) for t in grid]
+    eces = [expected_calibration_error(labels, calibrate(mean, float(t))) for t in grid]
     best = int(np.argmin(eces))
     return {"temperature": float(grid[best]), "ece": float(eces[best])}
 
@@ -266,11 +267,13 @@ def summarise_student(data: GaitData, records: list[dict[str, Any]]) -> dict[str
             "bins": "10 equal-count bins of top-label confidence",
             "bootstrap": "1000 resamples of subjects with replacement (all walks of a subject together)",
         }
+    # Whether temperature scaling's miss is the cross-fit's or the method's: its best on these walks.
+    out["calibration_temperature"]["best_in_sample"] = best_temperature([logp["video_only"][r] for r in every],
+                                                                        labels[every])
     single = np.zeros((len(labels), NUM_CLASSES))
     for rows in fold_rows:
         single[rows] = video_probabilities([logp["video_only"][r][[len(logp["video_only"][r]) // 2]] for r in rows])
     out["single_clip"] = summarise(labels, single, fold_rows)
-    out["calibration_temperature"]["best_in_sample"] = best_temperature([logp["video_only"][r] for r in every], labels[every])
     out["temperature"] = fit_temperature([logp["as_trained"][r] for r in every], labels[every])
     out["top_label"] = fit_top_label([logp["as_trained"][r] for r in every], labels[every])
     out["seconds"] = [r["seconds"] for r in records]
