@@ -6,7 +6,7 @@ up to 12, so the page answers at once. Its probabilities can therefore differ a 
 `analysis.probabilities`, which average over all clips.
 
 Probabilities are calibrated exactly as in inference: softmax(logits / temperature), with the
-temperature from the model card (`inference.temperature`).
+temperature from the model card (`calibration.temperature`).
 
 Tensor contract of `word_attribution` (integrated gradients through the note encoder):
   note → `text.token_inputs` → input_ids, attention_mask int64 [1, L] ([CLS] … [SEP], L ≤ 256)
@@ -31,7 +31,8 @@ from torch import nn
 
 from gaitlab.constants import CLASSES, DESCRIPTIONS, DISPLAY_NAMES, EMBED_DIM, class_index
 from gaitlab.pipeline.clips import blank_clip
-from gaitlab.inference import Analysis, calibrated_probabilities, get_model, note_embedding, temperature
+from gaitlab.calibration import temperature
+from gaitlab.inference import Analysis, calibrated_probabilities, get_model, note_embedding
 from gaitlab.text import TokenInputs, embed_token_embeddings, special_token_ids, token_embedding_layer, token_inputs
 
 PROB_COLUMNS: list[str] = [f"prob_{c}" for c in CLASSES]

@@ -58,6 +58,7 @@ class BenchConfig:
     warmup: int  # untimed runs before the model timings
     pipeline_runs: int  # timed runs of analyze / decode + pose (each after one warm-up run)
     short: VideoSpec
+    crowded_seconds: float  # the real two-person clip, played to and fro to this length
     long: VideoSpec
     cohort_cases: int
     cohort_video: VideoSpec
@@ -67,10 +68,10 @@ class BenchConfig:
 # Pose on every frame sets the pace: the full bench should take about 15 minutes on 2 quiet
 # cores (estimated: video ~3, memory ~4 with the 3-minute walk, cohort ~5); `--only` runs a part.
 FULL = BenchConfig(forward_runs=20, gradcam_runs=10, warmup=3, pipeline_runs=3,
-                   short=VideoSpec(20, 1280, 720), long=VideoSpec(180, 1280, 720),
+                   short=VideoSpec(20, 1280, 720), crowded_seconds=20.0, long=VideoSpec(180, 1280, 720),
                    cohort_cases=12, cohort_video=VideoSpec(3, 480, 270), cohort_runs=2)
 QUICK = BenchConfig(forward_runs=3, gradcam_runs=2, warmup=1, pipeline_runs=1,
-                    short=VideoSpec(2, 320, 180), long=VideoSpec(4, 320, 180),
+                    short=VideoSpec(2, 320, 180), crowded_seconds=2.0, long=VideoSpec(4, 320, 180),
                     cohort_cases=2, cohort_video=VideoSpec(2, 160, 120), cohort_runs=1)
 
 
@@ -184,6 +185,38 @@ def cached_video(spec: VideoSpec, cache: Path) -> Path:
     return path
 
 
+# The real two-person clip (Sports2D demos, BSD 3-Clause; ../shared/data/real-videos/README.md):
+# a walker crossing the room and back behind a larger man who stands and lifts dumbbells.
+CROWDED_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-videos" / "walker_with_bystander.mp4"
+
+
+def crowded_video(seconds: float, cache: Path) -> Path | None:
+    """`CROWDED_SOURCE` played forwards and backwards to `seconds` (1280×720, 30 fps), written
+    to the cache on first use; None where the shared footage is absent."""
+    import cv2
+
+    path = cache / f"walker_with_bystander_{seconds:g}s.mp4"
+    if path.is_file() or not CROWDED_SOURCE.is_file():
+        return path if path.is_file() else None
+    cap = cv2.VideoCapture(str(CROWDED_SOURCE))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while len(frames) < int(seconds * fps):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    order = (list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))) * int(seconds * fps)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
+    for k in order[:int(round(seconds * fps))]:
+        writer.write(frames[k])
+    writer.release()
+    os.replace(tmp, path)
+    return path
+
+
 # --- Sections -------------------------------------------------------------------------------
 def bench_model(cfg: BenchConfig, weights: str, report: Findings) -> None:
     """Forward pass and Grad-CAM, shipped student vs seed student, interleaved."""
@@ -274,32 +307,46 @@ def decode_and_pose(path: Path) -> tuple[int, float]:
 
 
 def bench_video(cfg: BenchConfig, weights: str, cache: Path, report: Findings) -> None:
-    """`analyze` (model loaded) vs one decode plus one bare Pose pass over the same frames
-    (`decode_and_pose`), and vs a plain decode; interleaved, each after one warm-up run."""
+    """`analyze` (model loaded) vs one decode plus one bare single-person Pose pass over the same
+    frames (`decode_and_pose`), and vs a plain decode; interleaved, each after one warm-up run;
+    on a generated walk alone (`cfg.short`) and on real footage with two people in view
+    (`crowded_video`, where the shared footage is present)."""
     from gaitlab.inference import analyze, get_model
 
-    path = cached_video(cfg.short, cache)
     model = get_model(weights)
     report.inputs["short_video"] = cfg.short.describe()
-    report.inputs["pose_baseline"] = ("one decode (OpenCV read() of every frame) plus one MediaPipe Pose pass "
-                                      "(model_complexity=1, tracking) over the frames analyze poses, shrunk "
-                                      "as analyze shrinks them")
-    log(f"video: analyze vs decode + pose vs decode, {cfg.short.describe()}")
-    inside: list[float] = []
-    posed = [0]
+    report.inputs["pose_baseline"] = ("one decode (OpenCV read() of every frame) plus one single-person MediaPipe "
+                                      "Pose pass (model_complexity=1, tracking) over the frames analyze poses, "
+                                      "shrunk as analyze shrinks them")
+    videos = [("short", cached_video(cfg.short, cache))]
+    crowded = crowded_video(cfg.crowded_seconds, cache)
+    if crowded is None:
+        report.notes.append(f"{CROWDED_SOURCE} is absent: no figure with two people in view.")
+    else:
+        report.inputs["crowded_video"] = (f"{CROWDED_SOURCE.name} (Sports2D, BSD 3-Clause) played to and fro, "
+                                          f"{cfg.crowded_seconds:g} s 1280x720 30 fps, two people in view")
+        videos.append(("crowded", crowded))
+    for key, path in videos:
+        log(f"video: analyze vs decode + pose vs decode, {path.name}")
+        inside: list[float] = []
+        posed = [0]
 
-    def baseline() -> None:
-        posed[0], seconds = decode_and_pose(path)
-        inside.append(seconds)
+        def baseline() -> None:
+            posed[0], seconds = decode_and_pose(path)
+            inside.append(seconds)
 
-    times = interleaved_medians({"decode": lambda: decode_all(path), "pose": baseline,
-                                 "analyze": lambda: analyze(path, model=model)},
-                                cfg.pipeline_runs, warmup=1)
-    report.figures.update(
-        decode_short_s=times["decode"], pose_short_s=times["pose"], analyze_short_s=times["analyze"],
-        analyze_vs_pose=times["analyze"] / times["pose"],
-        pose_ms_per_frame=statistics.median(inside[1:] or inside) / max(posed[0], 1) * 1e3,
-        analyze_ms_per_frame=times["analyze"] / max(posed[0], 1) * 1e3)
+        times = interleaved_medians({"decode": lambda: decode_all(path), "pose": baseline,
+                                     "analyze": lambda: analyze(path, model=model)},
+                                    cfg.pipeline_runs, warmup=1)
+        report.figures.update({f"decode_{key}_s": times["decode"], f"pose_{key}_s": times["pose"],
+                               f"analyze_{key}_s": times["analyze"]})
+        if key == "short":
+            report.figures.update(
+                analyze_vs_pose=times["analyze"] / times["pose"],
+                pose_ms_per_frame=statistics.median(inside[1:] or inside) / max(posed[0], 1) * 1e3,
+                analyze_ms_per_frame=times["analyze"] / max(posed[0], 1) * 1e3)
+        else:
+            report.figures["analyze_crowded_vs_pose"] = times["analyze"] / times["pose"]
 
 
 # A tiny parent whose only child is the measured command, so that its RUSAGE_CHILDREN peak is

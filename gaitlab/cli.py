@@ -37,7 +37,7 @@ def _print_metrics(name: str, m: dict) -> None:
 def _analyze(args: argparse.Namespace) -> int:
     from gaitlab.inference import analyze, get_model
 
-    result = analyze(args.path, args.description, model=get_model(args.weights))
+    result = analyze(args.path, args.description, model=get_model(args.weights), person=args.person)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -61,7 +61,7 @@ def _explain(args: argparse.Namespace) -> int:
     if args.method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, not {args.method!r}.")
     model = get_model(args.weights)
-    analysis = analyze(args.path, args.description, model=model)
+    analysis = analyze(args.path, args.description, model=model, person=args.person)
     explanation = explain(analysis, method=args.method, target=args.target, model=model)
     check = faithfulness(analysis, explanation, model=model)
     written = write_explanation(explanation, analysis, args.out, faithfulness=check)
@@ -73,23 +73,41 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pose(args: argparse.Namespace) -> int:
+def _probed(video: str):
+    """A video argument, checked (`errors.check_input_file`) and probed (`video.probe_video`)."""
     from gaitlab.constants import VIDEO_EXTENSIONS
     from gaitlab.errors import check_input_file
-    from gaitlab.pipeline.pose import track_walker, write_pose_csv
     from gaitlab.pipeline.video import probe_video
 
-    path = check_input_file(args.video, VIDEO_EXTENSIONS)
+    return probe_video(check_input_file(video, VIDEO_EXTENSIONS))
+
+
+def _pose(args: argparse.Namespace) -> int:
+    from gaitlab.pipeline.pose import track_walker, write_pose_csv
+
     out = Path(args.out)
     if out.suffix.lower() != ".csv":
         raise InputError(f"--out must name a .csv file, not {out.name!r}.")
     if not out.parent.is_dir():
         raise InputError(f"{out.parent} is not a folder.")
-    track = track_walker(probe_video(path))
+    track = track_walker(_probed(args.video), person=args.person)
     write_pose_csv(track, out)
-    print(f"wrote {len(track.frame_indices)} frames ({int(track.detected.sum())} with the walker) to {out}")
+    print(f"wrote {len(track.frame_indices)} frames ({int(track.detected.sum())} with person {track.person}) to {out}")
     for w in track.warnings:
         print(f"warning: {w}")
+    return 0
+
+
+def _people(args: argparse.Namespace) -> int:
+    from gaitlab.pipeline.people import people_table
+    from gaitlab.pipeline.pose import track_people
+
+    info = _probed(args.video)
+    track = track_people(info).walker()
+    if args.json:
+        print(json.dumps({"path": str(info.path), **track.people_summary()}, indent=2))
+    else:
+        print(people_table(track.people, info.path.name) + (f"\nnote: {track.no_walk}" if track.no_walk else ""))
     return 0
 
 
@@ -181,18 +199,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _train_config(args: argparse.Namespace, **extra):
     from gaitlab.training.train import TrainConfig
 
-    config = TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, bank_clips=args.bank_clips,
-                         mixup=args.mixup, threads=max(1, args.threads),
-                         distill_weight=args.distill_weight, temperature=args.teacher_temperature, **extra)
-    if config.epochs < 1 or config.clips_per_video < 1 or config.bank_clips < 1:
-        raise InputError("--epochs, --clips-per-video and --bank-clips must be 1 or more.")
-    if config.mixup < 0:
-        raise InputError(f"--mixup must be 0 (off) or more, not {config.mixup}.")
-    if not config.temperature > 0:
-        raise InputError(f"--teacher-temperature must be > 0, not {config.temperature}.")
-    if not 0.0 <= config.distill_weight <= 1.0:
-        raise InputError(f"--distill-weight must be within 0..1, not {config.distill_weight}.")
-    return config
+    return TrainConfig(epochs=args.epochs, clips_per_video=args.clips_per_video, bank_clips=args.bank_clips,
+                       mixup=args.mixup, threads=max(1, args.threads),
+                       distill_weight=args.distill_weight, temperature=args.teacher_temperature, **extra).checked()
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -235,15 +244,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.protocol:
         return _protocol(args)
     if args.notes:
-        from gaitlab.training.evaluate import description_shift
-        from gaitlab.training.protocol import save_protocol
+        from gaitlab.training.evaluate import record_description_shift
 
-        result = description_shift(config=_train_config(args), data_dir=args.data)
-        result["command"] = command_line()
-        save_protocol({"note_descriptions": result}, args.protocol_out, command=command_line())
-        for c, v in result["per_class"].items():
-            print(f"{c:>22}  video only {v['video_only']:.3f}  with its description {v['with_description']:.3f}")
-        print(f"raised for {result['raised_count']} of 9 classes; wrote {args.protocol_out}")
+        print("\n".join(record_description_shift(_train_config(args), args.data, args.protocol_out, command_line())))
         return 0
     if args.faithfulness:
         from gaitlab.training.evaluate import record_card_faithfulness
@@ -363,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="video (mp4, mov, avi, mkv, webm) or MediaPipe keypoint CSV")
     p.add_argument("--description", default="", help="optional clinical note")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--person", type=int, default=None, help=PERSON_HELP)
 
     p = command("explain", _explain, "Grad-CAM (or another attribution) overlays as PNG + JSON")
     p.add_argument("path", help="video or MediaPipe keypoint CSV")
@@ -370,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None, help="class to explain (default: the predicted one)")
     p.add_argument("--method", default="gradcam", help="gradcam, guided_gradcam, integrated_gradients or occlusion")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--person", type=int, default=None, help=PERSON_HELP)
 
     p = command("pose", _pose, "the walker's MediaPipe Pose landmarks of a video, as a keypoint CSV",
                 "Follow the walking person through a video with MediaPipe Pose and write their landmarks in the "
@@ -377,6 +382,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "where no walker). `analyze FILE.csv` then gives the same answer as `analyze VIDEO`.")
     p.add_argument("video", help="video (mp4, mov, avi, mkv, webm)")
     p.add_argument("--out", required=True, help="output .csv")
+    p.add_argument("--person", type=int, default=None, help=PERSON_HELP)
+
+    p = command("people", _people, "list everyone found in a video and who is analysed",
+                "Track everyone in view through the whole video and list them: id, frames, seconds, travel, walking "
+                "score (0-1), chosen (the one who walks most like a walker); --person ID picks another elsewhere.")
+    p.add_argument("video", help="video (mp4, mov, avi, mkv, webm)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = command("cohort", _cohort, "analyse a folder or manifest CSV into one CSV table",
                 "Analyse every case of a folder or manifest into one CSV row each. Rows are "
@@ -467,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", choices=SECTIONS, default=None, help="run only this section (repeatable)")
     p.add_argument("--cache", default=None, help=f"folder for generated videos (default {default_cache()})")
     return parser
+
+
+PERSON_HELP = "in a video, analyse this person (an id from `gaitlab people VIDEO`) instead of the walker"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,18 @@ class InputError(ValueError):
     """The input cannot be analysed (missing, empty, not a video, too short, wrong layout)."""
 
 
+class NoWalkError(InputError):
+    """The person analysed does not walk (standing, stepping on the spot, running, hopping;
+    nobody walking among several people): no gait class is given. The message starts with
+    "no walk to analyse: " and says what was found instead; `people` lists everyone found
+    (dicts as `pipeline.people.Person.to_dict`), so a caller can still show them."""
+
+    def __init__(self, message: str, people: list[dict] | None = None, person: int | None = None):
+        super().__init__(message)
+        self.people = list(people or [])
+        self.person = person
+
+
 class WeightsError(RuntimeError):
     """Weights on disk are missing, not safetensors, or do not match their model card."""
 

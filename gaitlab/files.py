@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -12,3 +13,12 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def user_cache_dir(*parts: str) -> Path:
+    """GaitLab's cache folder (`GAITLAB_CACHE`, else `$XDG_CACHE_HOME/gaitlab`, else
+    `~/.cache/gaitlab`), with `parts` joined below it; not created here."""
+    base = os.environ.get("GAITLAB_CACHE")
+    if not base:
+        base = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gaitlab")
+    return Path(base).joinpath(*parts)

@@ -29,7 +29,8 @@ from gaitlab.constants import (
     SUPPORTED_EXTENSIONS,
     VIDEO_EXTENSIONS,
 )
-from gaitlab.errors import InputError, check_input_file
+from gaitlab.calibration import calibrate, temperature, top_label, walk_probabilities
+from gaitlab.errors import InputError, NoWalkError, check_input_file
 from gaitlab.text import embed_note, note_text
 from gaitlab.teacher_net import KeypointTeacher, TeacherConfig
 from gaitlab.weights import DEFAULT_TEACHER, default_weights, load_model, load_weights
@@ -41,6 +42,9 @@ SOURCE_LONG_SIDE = 640
 # Whole original frames kept for the maps drawn back on them (every clip's, so any clip can be
 # the main one): this long side keeps 12 clips × 8 frames near 20 MB.
 ORIGINAL_LONG_SIDE = 360
+# Thumbnails of the people found: this long side (pixels), with this margin (share of the body
+# height) around their landmarks.
+THUMBNAIL_SIDE, THUMBNAIL_MARGIN = 160, 0.08
 
 SHORT_WALK_WARNING = "The walk is shorter than one gait cycle; the answer rests on few steps."
 
@@ -96,6 +100,9 @@ class Analysis:
     teacher: dict[str, Any] | None = None  # the keypoint teacher's second opinion (`second_opinion`)
     kinematics: dict[str, Any] | None = None  # `kinematics.Kinematics.to_dict()` of the walk
     frame_phases: list[tuple[float, str, str] | None] = field(default_factory=list)  # per model frame: (% cycle, phase, side)
+    people: list[dict[str, Any]] = field(default_factory=list)  # everyone found (`pipeline.people.Person.to_dict`)
+    person: int | None = None  # the id of the person analysed (video input)
+    people_images: dict[int, np.ndarray] = field(default_factory=dict)  # id → uint8 RGB crop of their best frame
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no tensors or images)."""
@@ -113,6 +120,8 @@ class Analysis:
             "teacher": self.teacher,
             "kinematics": self.kinematics,
             "frame_phases": [list(p) if p else None for p in self.frame_phases],
+            "people": [dict(p) for p in self.people],
+            "person": self.person,
         }
 
 
@@ -134,6 +143,9 @@ class CaseClips:
     original_frames: np.ndarray | None = None  # uint8 [N, 8, h, w, 3]: whole video frames (long side 360)
     kinematics: Any = None  # `kinematics.Kinematics` of the landmark sequence
     row_offset: int = 0  # row of `keypoints` where the cleaned sequence (clip indices count from it) starts
+    people: list[dict[str, Any]] = field(default_factory=list)  # everyone found in a video
+    person_id: int | None = None  # the id of the person the clips show
+    people_images: dict[int, np.ndarray] = field(default_factory=dict)  # id → uint8 RGB crop
 
     def frame_number(self, row: int) -> int:
         """The source frame number of cleaned-sequence row `row` (clip indices are such rows)."""
@@ -200,34 +212,42 @@ def row_rate(times) -> float | None:
     return 1.0 / step if step > 0 else None
 
 
-def video_clips(path: Path, progress: Progress | None = None) -> CaseClips:
-    """A video's clips: MediaPipe Pose follows the walker (`pipeline.pose.track_walker`), and
-    from the landmark sequence on the video takes the keypoint path (`keypoint_sequence_clips`),
-    so a video and the keypoint CSV `gaitlab pose` exports from it get the same answer. The
-    original frames of every clip frame are kept, placed exactly under the model frames."""
+def video_clips(path: Path, progress: Progress | None = None, person: int | None = None) -> CaseClips:
+    """A video's clips: MediaPipe finds everyone in view and the walker is chosen after the
+    whole clip (`pipeline.pose.track_walker`; `person` picks someone else by id); from the
+    landmark sequence on, the video takes the keypoint path (`keypoint_sequence_clips`), so a
+    video and the keypoint CSV `gaitlab pose` exports from it get the same answer. The original
+    frames of every clip frame are kept, placed exactly under the model frames. Raises
+    `NoWalkError` when the person does not walk (no gait class for a non-walk)."""
     from gaitlab.pipeline.pose import track_walker
     from gaitlab.pipeline.video import probe_video
 
     info = probe_video(path)
-    track = track_walker(info, progress=progress)
+    track = track_walker(info, progress=progress, person=person)
+    people = [p.to_dict() for p in track.people]
     if not np.isfinite(track.landmarks[:, :, 0]).any():
         raise InputError(f"No person was found in {path.name}: GaitLab needs a video of someone walking.")
+    if track.no_walk:
+        raise NoWalkError(track.no_walk, people, track.person)
     fps = row_rate(track.times_s) or info.fps
     case = keypoint_sequence_clips(track.landmarks, fps=fps, aspect=info.width / info.height)
     case.source = "video"
     case.frame_numbers = np.asarray(track.frame_indices)
     case.times_s = np.asarray(track.times_s)
     case.warnings = list(dict.fromkeys(list(info.warnings) + list(track.warnings) + case.warnings))
+    case.people, case.person_id = people, track.person
     if progress:
         progress(0.9, "Placing the original frames under the model frames")
-    case.source_frames, case.original_frames = _placed_source_frames(info, case)
+    case.source_frames, case.original_frames, case.people_images = _placed_source_frames(info, case)
     return case
 
 
-def _placed_source_frames(info, case: CaseClips) -> tuple[np.ndarray, np.ndarray]:
+def _placed_source_frames(info, case: CaseClips) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """The original video frame of every clip frame, twice: uint8 RGB [N, 8, 224, 224, 3] warped
     by the placement its model frame was drawn with, and uint8 RGB [N, 8, h, w, 3] whole, long
-    side `ORIGINAL_LONG_SIDE` (black where a frame could not be read).
+    side `ORIGINAL_LONG_SIDE` (black where a frame could not be read); and a thumbnail of
+    each person found (`case.people`: their best frame cropped around them, uint8 RGB, long
+    side `THUMBNAIL_SIDE`), read in the same pass.
 
     One streaming pass reads only these frames (at most 12 × 8), each shrunk to
     `SOURCE_LONG_SIDE` at once, so memory stays bounded whatever the video's length."""
@@ -238,12 +258,16 @@ def _placed_source_frames(info, case: CaseClips) -> tuple[np.ndarray, np.ndarray
     small = min(1.0, ORIGINAL_LONG_SIDE / max(info.width, info.height))
     size = (max(1, round(info.width * small)), max(1, round(info.height * small)))
     whole = np.zeros((len(rows), size[1], size[0], 3), dtype=np.uint8)
+    thumbs: dict[int, np.ndarray] = {}
     if case.placements is not None:  # the placements the model frames were drawn with
         matrices = case.placements.reshape(-1, 2, 3)
         shrink = min(1.0, SOURCE_LONG_SIDE / max(info.width, info.height))
-        frames = read_frames(info, sorted({case.frame_number(r) for r in rows}),
+        best = {int(p["best_frame"]) for p in case.people}
+        frames = read_frames(info, sorted({case.frame_number(r) for r in rows} | best),
                              lambda f: cv2.resize(f, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
                              if shrink < 1 else f)
+        thumbs = {int(p["id"]): person_thumbnail(frames[p["best_frame"]], p["box"])
+                  for p in case.people if p["best_frame"] in frames}
         for k, r in enumerate(rows):
             frame = frames.get(case.frame_number(r))
             if frame is not None:  # pixels of the shrunk frame → normalised → model frame
@@ -252,7 +276,24 @@ def _placed_source_frames(info, case: CaseClips) -> tuple[np.ndarray, np.ndarray
                 out[k] = cv2.cvtColor(placed, cv2.COLOR_BGR2RGB)
                 whole[k] = cv2.cvtColor(cv2.resize(frame, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
     n = len(case.spans)
-    return (out.reshape(n, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3), whole.reshape(n, CLIP_FRAMES, size[1], size[0], 3))
+    return (out.reshape(n, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, 3), whole.reshape(n, CLIP_FRAMES, size[1], size[0], 3),
+            thumbs)
+
+
+def person_thumbnail(frame: np.ndarray, box) -> np.ndarray:
+    """A person's picture: BGR `frame` [H, W, 3] cropped to their normalised `box` [x0, y0, x1,
+    y1] with a margin of `THUMBNAIL_MARGIN` of its height, as uint8 RGB, long side
+    `THUMBNAIL_SIDE`."""
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = (float(v) for v in box)
+    m = THUMBNAIL_MARGIN * (y1 - y0)
+    x0, x1 = max(0, int((x0 - m * h / w) * w)), min(w, int(np.ceil((x1 + m * h / w) * w)))
+    y0, y1 = max(0, int((y0 - m) * h)), min(h, int(np.ceil((y1 + m) * h)))
+    crop = frame[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]
+    scale = THUMBNAIL_SIDE / max(crop.shape[:2])
+    crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
 
 
 def keypoint_sequence_clips(raw: np.ndarray, fps: float | None = None, aspect: float | None = None) -> CaseClips:
@@ -298,6 +339,7 @@ def keypoint_file_clips(path: Path) -> CaseClips:
     """Rendered clips of a MediaPipe keypoint CSV (the same path a video takes after pose)."""
     from gaitlab.pipeline.keypoints import load_keypoint_csv
     from gaitlab.pipeline.pose import read_pose_times
+    from gaitlab.pipeline.walking import walk_features, walk_refusal
 
     seq = load_keypoint_csv(path)
     try:  # a `gaitlab pose` export carries each row's time: the kinematics get a frame rate
@@ -305,17 +347,25 @@ def keypoint_file_clips(path: Path) -> CaseClips:
     except (OSError, UnicodeDecodeError, csv.Error):
         times = None
     fps = row_rate(times) if times is not None and len(times) == len(seq) else None
+    refusal = walk_refusal(walk_features(seq, fps=fps))
+    if refusal:
+        raise NoWalkError(refusal)
     case = keypoint_sequence_clips(seq, fps=fps)
     if fps is not None:
         case.times_s = times
     return case
 
 
-def prepare_case(path: str | Path, progress: Progress | None = None) -> CaseClips:
+def prepare_case(path: str | Path, progress: Progress | None = None, person: int | None = None) -> CaseClips:
+    """A case's clips (`video_clips` or `keypoint_file_clips`); `person` (an id from
+    `gaitlab people`) picks whom to analyse in a video."""
     p = check_input_path(path)
     if p.suffix.lower() in VIDEO_EXTENSIONS:
-        return video_clips(p, progress)
+        return video_clips(p, progress, person=person)
     assert p.suffix.lower() in KEYPOINT_EXTENSIONS
+    if person not in (None, 1):
+        raise InputError(f"{p.name} is a keypoint file, which holds one person (person 1); "
+                         f"there is no person {person} in it.")
     return keypoint_file_clips(p)
 
 
@@ -326,55 +376,6 @@ def note_embedding(description: str | None) -> tuple[torch.Tensor, list[str]]:
     if len(text) > MAX_NOTE_CHARS:
         warnings.append(f"The note is {len(text):,} characters long; only the first {MAX_NOTE_CHARS:,} were used.")
     return torch.from_numpy(embed_note(text)).unsqueeze(0), warnings
-
-
-def temperature(model: nn.Module) -> float:
-    """Calibration temperature from the model card (1.0 when the card has none)."""
-    card = getattr(model, "card", {}) or {}
-    return float(card.get("calibration", {}).get("temperature", 1.0))
-
-
-def calibrate(probs: np.ndarray, t: float) -> np.ndarray:
-    """Temperature scaling of probabilities [..., 9]: softmax(log p / t), i.e. p^(1/t)
-    renormalised. For one clip it is softmax(logits / t); for a walk it is applied to the mean
-    of its clips' probabilities, so calibration changes how sure an answer is, never which
-    class it is."""
-    z = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None)) / t
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
-
-
-def top_label(model: nn.Module) -> tuple[float, float] | None:
-    """Top-label calibration (slope, intercept) from the model card, or None when it has none."""
-    card = getattr(model, "card", {}) or {}
-    fit = card.get("calibration", {}).get("top_label")
-    return None if not fit else (float(fit["slope"]), float(fit["intercept"]))
-
-
-def calibrate_top_label(probs: np.ndarray, slope: float, intercept: float) -> np.ndarray:
-    """Top-label Platt scaling of probabilities [..., 9]: the top class's probability p becomes
-    sigmoid(slope · logit(p) + intercept) and the other classes share the rest in their old
-    proportions. The top class stays on top (its new probability is kept above the runner-up's
-    rescaled one), so the answer never changes; (1, 0) leaves the probabilities as they are."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, None)
-    p = p / p.sum(axis=-1, keepdims=True)
-    k = p.argmax(axis=-1)[..., None]
-    top = np.take_along_axis(p, k, axis=-1)
-    q = np.clip(top, 1e-6, 1 - 1e-6)
-    new = 1.0 / (1.0 + np.exp(-(slope * np.log(q / (1 - q)) + intercept)))
-    second = np.sort(p, axis=-1)[..., -2:-1]
-    new = np.maximum(new, second / (1.0 - top + second) + 1e-6)  # the rescaled runner-up stays below
-    out = p * (1.0 - new) / np.maximum(1.0 - top, 1e-12)
-    np.put_along_axis(out, k, new, axis=-1)
-    return out / out.sum(axis=-1, keepdims=True)
-
-
-def walk_probabilities(clip_probs: np.ndarray, t: float, top: tuple[float, float] | None = None) -> np.ndarray:
-    """A walk's calibrated probabilities [9] from its clips' uncalibrated ones [n, 9]: the clips'
-    mean, scaled by the top-label calibration `top` (slope, intercept) where there is one (the
-    shipped weights'), else by temperature `t` (`calibrate`)."""
-    mean = np.asarray(clip_probs).mean(axis=0)
-    return calibrate(mean, t) if top is None else calibrate_top_label(mean, *top)
 
 
 # Clips per forward pass: bounds memory however many clips a case or an attribution needs.
@@ -408,11 +409,14 @@ def analyze(
     description: str = "",
     model: nn.Module | None = None,
     progress: Progress | None = None,
+    person: int | None = None,
 ) -> Analysis:
-    """Analyse one case. Raises `InputError` (plain message) for input that cannot be used."""
+    """Analyse one case; in a video, the person who walks (or `person`, an id from
+    `gaitlab people`). Raises `InputError` (plain message) for input that cannot be used, and
+    its kind `NoWalkError` when the person does not walk: no walk, no gait class."""
     note_text(description)  # a note that is not text fails before the slow part
     model = model if model is not None else get_model()
-    case = prepare_case(path, progress)
+    case = prepare_case(path, progress, person=person)
     if progress:
         progress(0.6, "Scoring clips")
     result = score_case(case, description, model, name=str(path), teacher=get_teacher())
@@ -470,4 +474,7 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str,
         kinematics=None if case.kinematics is None else case.kinematics.to_dict(),
         frame_phases=([case.kinematics.phase_at(i + case.row_offset) for i in case.spans[main].indices]
                       if case.kinematics is not None else []),
+        people=[dict(p) for p in case.people],
+        person=case.person_id,
+        people_images=dict(case.people_images),
     )

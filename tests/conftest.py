@@ -49,6 +49,19 @@ def shared_data() -> Path:
     return DEFAULT_DATA_DIR
 
 
+REAL_VIDEOS = DEFAULT_DATA_DIR.parent / "real-videos"
+
+
+@pytest.fixture(scope="session")
+def real_videos() -> Path:
+    """../shared/data/real-videos (walker_alone.mp4, walker_with_bystander.mp4; Sports2D demos,
+    BSD 3-Clause): skip outside CI where absent, fail under CI."""
+    missing = [n for n in ("walker_alone.mp4", "walker_with_bystander.mp4") if not (REAL_VIDEOS / n).is_file()]
+    if missing:
+        _unavailable(f"real footage not found at {REAL_VIDEOS} ({', '.join(missing)} missing)")
+    return REAL_VIDEOS
+
+
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory) -> Path:
     """A student with random weights saved like the shipped one (pipeline tests need no training)."""

@@ -9,7 +9,8 @@ from torch import nn
 
 from gaitlab.ablation import N_STEPS, STEPS_PER_BATCH, TABLE_COLUMNS, WORD_COLUMNS, note_ablation, word_attribution
 from gaitlab.constants import CLASSES, DESCRIPTIONS
-from gaitlab.inference import analyze, calibrated_probabilities, clip_probabilities, temperature
+from gaitlab.calibration import temperature
+from gaitlab.inference import analyze, calibrated_probabilities, clip_probabilities
 from gaitlab.text import embed_note, embedder, special_token_ids, token_inputs
 from gaitlab.weights import load_model
 

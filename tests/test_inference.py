@@ -120,8 +120,8 @@ def test_bad_paths(tmp_path, model, make, match):
 def test_a_walk_is_calibrated_by_the_cards_top_label_fit(walker_csv, random_weights):
     """The card's top-label fit sets the walk's answer confidence (the clips' mean, then
     `calibrate_top_label`); the clips of the timeline keep temperature scaling; no card fit, no change."""
-    from gaitlab.inference import (MIN_PERSON_FRAMES, calibrate, calibrate_top_label, clip_probabilities, note_embedding,
-                                   prepare_case, score_case)
+    from gaitlab.calibration import calibrate, calibrate_top_label
+    from gaitlab.inference import MIN_PERSON_FRAMES, clip_probabilities, note_embedding, prepare_case, score_case
 
     model = load_model(random_weights)
     case = prepare_case(walker_csv)

@@ -132,13 +132,14 @@ def test_4k_is_downscaled_on_arrival(tmp_path, model, monkeypatch):
     shapes = []
     real = pose.read_frames
 
-    def spying(info, wanted, transform):
-        def spy(frame):
-            kept = transform(frame)
+    def spying(info, wanted, transform, with_index=False):
+        def spy(*args):
+            frame = args[-1]
+            kept = transform(*args)
             shapes.append((frame.shape, sum(np.asarray(v).nbytes for v in (kept if isinstance(kept, tuple) else (kept,))
                                             if v is not None)))
             return kept
-        return real(info, wanted, spy)
+        return real(info, wanted, spy, with_index=with_index)
 
     monkeypatch.setattr(pose, "read_frames", spying)
     try:

@@ -1,37 +1,35 @@
-"""MediaPipe Pose: a video → the walker's landmark sequence float32 [T, 33, 4], with warnings.
+"""Pose from video: everyone in view tracked through the clip, then the walker's landmarks.
 
-`track_walker` streams the video once (`pipeline/video.read_frames`, rotation honoured) and
-runs MediaPipe Pose (tracking mode, `model_complexity=1`, RGB input, the models bundled in
-the mediapipe wheel; complexities 0 and 2 would download models) on each analysed frame,
-keeping only the 33 landmarks. `pipeline/walker_follow.py` keeps Pose on the walker (people
-search with HOG, crops when others are in view, dropped jumps); `pipeline/walker_choice.py`
-holds the people detector and who counts as the walker. `check_pose_models` verifies the
-mediapipe version and its model files first. `write_pose_csv` writes the shared data's raw
-CSV layout, which `pipeline/keypoints.load_keypoint_csv` reads; `read_pose_times` recovers
-its times.
+    video ─► read_frames (pipeline/video.py, one streaming pass, rotation honoured), every
+      │      `pose_stride`-th frame, shrunk to `POSE_MAX_SIDE` (`pose_input`)
+      ▼
+    per frame: PeopleDetector (pose_models.py: MediaPipe's PoseLandmarker, several people)
+      │        + CameraMotion (camera.py: does the background stand still?)
+      ▼
+    after the last frame: TrackLinker → tracks → describe_people → choose_walker (people.py)
+      ▼
+    PeopleScan: every track, the frames, the camera  ──► `PeopleScan.walker(person)`:
+    PoseTrack: the chosen person's landmarks float32 [T, 33, 4] (NaN rows: not in view), the
+    people list, the chosen id, plain warnings for the clinician
 
-Speed, measured on 2 shared CPU cores: 24-31 ms per frame on the 480×270 demo videos (Pose
-~20 ms, the people search every half second 25-70 ms); ~45 ms per frame on the 768×576
-vtest.avi at 10 fps, where the people search runs every 5th frame at full size. Frames are
-analysed at most `DEFAULT_MAX_RATE` per second (`pose_stride`) and shrunk to `POSE_MAX_SIDE`
-first (`pose_input`; the figures behind both are at the constants). `gaitlab bench` times the
-whole against a bare decode + Pose pass over the same frames (`pose_factory`,
-`native_logs_silenced`).
+`track_walker(info, person=None)` does both steps. `write_pose_csv` writes the shared data's
+raw CSV layout, which `pipeline/keypoints.load_keypoint_csv` reads; `read_pose_times`
+recovers its times. The model files and their checks live in `pose_models.py` (re-exported
+here: `check_pose_models`, `pose_factory`, `native_logs_silenced`).
+
+Speed, measured on 2 shared CPU cores on `walker_alone.mp4` shrunk to 640×360: the
+landmarker follows one person in about 18 ms a frame (the single-person Pose: 18.6 ms) and two
+in about 32 ms. Frames are analysed at most `DEFAULT_MAX_RATE` per second (`pose_stride`) and
+shrunk to `POSE_MAX_SIDE` first (`pose_input`; the figures behind both are at the constants).
+`gaitlab bench` times the whole against a bare decode + single-person Pose pass.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import functools
-import importlib.metadata
-import importlib.util
 import math
 import os
-import sys
-import threading
-import warnings as _warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,21 +37,18 @@ import cv2
 import numpy as np
 
 from gaitlab.constants import CLIP_SECONDS, NUM_LANDMARKS
-from gaitlab.files import sha256_file
-from gaitlab.errors import WeightsError
+from gaitlab.errors import InputError
+from gaitlab.pipeline.camera import CameraMotion
 from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS
 from gaitlab.pipeline.landmarks import HIP, KNEE, SHOULDER
+from gaitlab.pipeline.people import (
+    Person, PersonTrack, TrackLinker, choose_walker, describe_people, no_walk_reason,
+)
+from gaitlab.pipeline.pose_models import (  # noqa: F401  (re-exported: the pose API in one place)
+    MEDIAPIPE_VERSION, POSE_MODEL_FILES, PeopleDetector, check_pose_models, native_logs_silenced,
+    pose_box, pose_factory,
+)
 from gaitlab.pipeline.video import WARN_DAMAGED, VideoInfo, read_frames
-from gaitlab.pipeline.walker_follow import Follower, FrameResult
-
-MEDIAPIPE_VERSION = "0.10.14"
-# Files of the mediapipe package that Pose (model_complexity=1) runs, with their SHA-256.
-POSE_MODEL_FILES: dict[str, str] = {
-    "modules/pose_detection/pose_detection.tflite":
-        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
-    "modules/pose_landmark/pose_landmark_full.tflite":
-        "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
-}
 
 # --- Rate and size --------------------------------------------------------------------------
 # Frames analysed per second at most (README, "Pose rate"). On three synthetic 5-s 640×360
@@ -81,24 +76,26 @@ MAX_OUTSIDE_SHARE = 0.10  # frames with landmarks outside the picture above this
 # the training data (median 0.69; 0.70-0.78 on the synthetic walker's videos); with the knees
 # at the bottom edge of the picture it came out at 0.46-0.50.
 MIN_THIGH_TRUNK = 0.55
-# Someone else moving in at least this share of people searches (and twice): several people.
-SEVERAL_SHARE = 0.2
+# Someone else in view for at least this long: several people (a glimpse is not).
+SEVERAL_MIN_S = 1.0
 # The hips travel less than this many body heights sideways: no forward progression
 # (one gait cycle alone moves them about 1.5 heights).
 MIN_PROGRESSION_HEIGHTS = 1.0
 # Body height changing by this factor between the first and last quarter of the walk, with
 # little sideways travel: the person walks towards or away from the camera.
 DEPTH_HEIGHT_RATIO = 1.25
-# Camera motion (measured by walker_follow, FLOW_* there): the camera moves when in most
+# Camera motion (measured by camera.CameraMotion): the camera moves when in most
 # analysed frame pairs under CAMERA_STILL_SHARE of the background corners stood still.
 CAMERA_STILL_SHARE = 0.05
 CAMERA_MIN_VALID = 0.3  # the share of frame pairs with enough corners needed for a verdict
 
 WARN_NO_WALKER = ("No walking person was found in most of the video (only in {share:.0%} of "
                   "the frames analysed); check that the whole body is in view and well lit.")
-WARN_SEVERAL_PEOPLE = ("Several people move in the video. GaitLab followed the one walking "
-                       "across the view, but someone else may have been measured in places; "
-                       "film the walker alone for a reliable result.")
+WARN_SEVERAL_PEOPLE = ("Several people are in view ({n}). GaitLab analysed person {chosen}, the one who "
+                       "walks most like a walker; check the people found and pick another if that "
+                       "is the wrong person (--person ID, or the people shown on the Analyse page).")
+WARN_OTHERS_SMALL = ("{n} other {people} in view {are} too small to read (under {share:.0%} of "
+                     "the picture's height) and {were} not considered.")
 WARN_TOO_SMALL = ("The walker is small in the picture ({share:.0%} of its height); film closer "
                   "so that the whole body fills more of the picture height.")
 WARN_LOW_VISIBILITY = ("The legs are hard to make out in most frames (poor light, loose "
@@ -116,89 +113,6 @@ WARN_SHORT_WALK = ("The walk in view lasts {seconds:.1f} s, shorter than one gai
                    f"(about {CLIP_SECONDS:g} s); record several steps.")
 WARN_NO_PROGRESSION = ("The person does not walk forward: the hips move less than one body "
                        "height over the video (standing, stepping on the spot or turning).")
-
-
-# --- The models -----------------------------------------------------------------------------
-
-
-def _package_dir() -> Path | None:
-    """The installed mediapipe package folder (found without importing it), or None."""
-    spec = importlib.util.find_spec("mediapipe")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _installed_version() -> str | None:
-    try:
-        return importlib.metadata.version("mediapipe")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-@functools.lru_cache(maxsize=1)  # caches the first success only: errors are not cached
-def check_pose_models() -> Path:
-    """The mediapipe package folder, once its version and Pose model files are the expected.
-
-    Raises `WeightsError` (one plain sentence) when mediapipe is not installed, is another
-    version than `MEDIAPIPE_VERSION`, or a file of `POSE_MODEL_FILES` is missing or altered.
-    """
-    folder, version = _package_dir(), _installed_version()
-    if folder is None or version is None:
-        raise WeightsError("MediaPipe is not installed: pip install -r requirements.txt")
-    if version != MEDIAPIPE_VERSION:
-        raise WeightsError(f"MediaPipe {version} is installed but GaitLab needs MediaPipe "
-                           f"{MEDIAPIPE_VERSION}: pip install -r requirements.txt")
-    for rel, expected in POSE_MODEL_FILES.items():
-        path = folder / rel
-        if not path.is_file():
-            raise WeightsError(f"The MediaPipe model file {path} is missing; reinstall "
-                               "MediaPipe: pip install --force-reinstall -r requirements.txt")
-        if sha256_file(path) != expected:
-            raise WeightsError(f"The MediaPipe model file {path} has been altered: its SHA-256 "
-                               "does not match; reinstall MediaPipe: pip install "
-                               "--force-reinstall -r requirements.txt")
-    return folder
-
-
-def pose_factory() -> Callable[[], object]:
-    """A maker of MediaPipe Pose objects (tracking mode, model_complexity=1)."""
-    check_pose_models()
-    try:
-        from mediapipe.python.solutions import pose as mp_pose
-    except Exception as exc:  # an installed but broken mediapipe (e.g. a protobuf mismatch)
-        raise WeightsError(f"MediaPipe could not be loaded ({type(exc).__name__}: "
-                           f"{str(exc)[:200]}): pip install -r requirements.txt") from None
-    _warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-    return functools.partial(mp_pose.Pose, static_image_mode=False, model_complexity=1,
-                             smooth_landmarks=True, enable_segmentation=False)
-
-
-# MediaPipe's C++ side (glog, TensorFlow Lite) writes INFO and WARNING lines straight to file
-# descriptor 2, past Python. A user must not meet them, so fd 2 points at the null device while
-# Pose runs. Reference-counted under a lock: threads analysing at once restore it only once.
-_SILENCE_LOCK = threading.Lock()
-_SILENCE = {"depth": 0, "saved": -1}
-
-
-@contextlib.contextmanager
-def native_logs_silenced():
-    with _SILENCE_LOCK:
-        if _SILENCE["depth"] == 0:
-            sys.stderr.flush()
-            null = os.open(os.devnull, os.O_WRONLY)
-            _SILENCE["saved"] = os.dup(2)
-            os.dup2(null, 2)
-            os.close(null)
-        _SILENCE["depth"] += 1
-    try:
-        yield
-    finally:
-        with _SILENCE_LOCK:
-            _SILENCE["depth"] -= 1
-            if _SILENCE["depth"] == 0:
-                os.dup2(_SILENCE["saved"], 2)
-                os.close(_SILENCE["saved"])
 
 
 # --- Rate and size -----------------------------------------------------------------------------
@@ -230,9 +144,11 @@ def pose_input(frame: np.ndarray) -> np.ndarray:
 @dataclass
 class PoseTrack:
     """The walker's landmarks: `landmarks` float32 [T, 33, 4] (x, y normalised to the displayed
-    frame `width`×`height`; z; visibility; a whole row NaN where no walker), `frame_indices`
-    int [T] (source frame of each row), `times_s` float [T], the video's `fps`, and plain
-    `warnings` for the clinician."""
+    frame `width`×`height`; z; visibility; a whole row NaN where the walker is not in view),
+    `frame_indices` int [T] (source frame of each row), `times_s` float [T], the video's `fps`,
+    plain `warnings` for the clinician, everyone found (`people`, `people.Person`), the id of the
+    person whose landmarks these are (`person`; None: nobody found) and, when that person does
+    not walk, why (`no_walk`)."""
 
     landmarks: np.ndarray
     frame_indices: np.ndarray
@@ -241,6 +157,9 @@ class PoseTrack:
     width: int
     height: int
     warnings: list[str] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+    person: int | None = None
+    no_walk: str | None = None
 
     @property
     def detected(self) -> np.ndarray:
@@ -251,63 +170,128 @@ class PoseTrack:
     def detected_share(self) -> float:
         return float(self.detected.mean()) if len(self.landmarks) else 0.0
 
+    def people_summary(self) -> dict:
+        """Who was found and who is analysed, JSON-ready (`gaitlab people --json`)."""
+        return {"person": self.person, "people": [p.to_dict() for p in self.people], "no_walk": self.no_walk,
+                "warnings": list(self.warnings)}
 
-def track_walker(info: VideoInfo, progress: Callable[[float, str], None] | None = None,
-                 max_rate: float | None = None) -> PoseTrack:
-    """The walker's landmarks in a probed video (`probe_video`), one row per analysed frame.
+
+@dataclass
+class PeopleScan:
+    """Everyone tracked through a video (`track_people`): `tracks` (`people.PersonTrack`),
+    `people` (their descriptions, `people.Person`), the analysed `frame_indices` and
+    `times_s` [T], and what the stream told (`still`: background stillness per frame pair,
+    `n_read` frames read, `damaged`)."""
+
+    tracks: list[PersonTrack]
+    people: list[Person]
+    frame_indices: np.ndarray
+    times_s: np.ndarray
+    fps: float
+    rate: float
+    width: int
+    height: int
+    still: list[float]
+    n_read: int
+    damaged: bool = False
+
+    def walker(self, person: int | None = None) -> PoseTrack:
+        """The landmarks of `person` (an id of `people`; default: `people.choose_walker`) as a
+        `PoseTrack`. Raises `InputError` for an id that was not found."""
+        if person is not None and person not in {p.id for p in self.people}:
+            found = ", ".join(str(p.id) for p in self.people) or "nobody"
+            raise InputError(f"There is no person {person} in this video; people found: {found} "
+                             "(list them with: gaitlab people VIDEO).")
+        chosen = choose_walker(self.people) if person is None else int(person)
+        people = [replace(p, chosen=p.id == chosen) for p in self.people]
+        n = len(self.frame_indices)
+        track = next((t for t in self.tracks if t.id == chosen), None)
+        landmarks = track.landmarks(n) if track else np.full((n, NUM_LANDMARKS, 4), np.nan, np.float32)
+        out = PoseTrack(landmarks, self.frame_indices, self.times_s, self.fps, self.width, self.height,
+                        people=people, person=chosen, no_walk=no_walk_reason(people, chosen))
+        out.warnings = _warnings_for(out, self.still, self.n_read, self.rate)
+        if self.damaged:
+            out.warnings.append(WARN_DAMAGED)
+        return out
+
+
+def track_people(info: VideoInfo, progress: Callable[[float, str], None] | None = None,
+                 max_rate: float | None = None) -> PeopleScan:
+    """Everyone in a probed video (`probe_video`), tracked through the whole clip.
 
     Every frame is analysed up to `max_rate` per second (default `DEFAULT_MAX_RATE`); faster
     video is subsampled evenly. `progress(fraction, text)` is called as frames go by. Raises
     `WeightsError` when MediaPipe or its models are not as expected; a video without a person
-    gives all-NaN landmarks and a warning, never an error.
+    gives no tracks, never an error. Memory: the poses found (a few kB a frame), no frames.
     """
     stride = pose_stride(info.fps, max_rate)
     wanted = list(range(0, info.n_frames, stride))
     every = max(1, len(wanted) // 100)
+    rate = info.fps / stride
+    camera = CameraMotion()
+    calls = [0]
 
-    def analyse(frame: np.ndarray) -> FrameResult:
-        out = follower.step(pose_input(frame))
-        if progress is not None and follower.calls % every == 0:
-            progress(min(follower.calls / len(wanted), 1.0),
-                     f"Finding the walker: frame {follower.calls} of {len(wanted)}")
-        return out
+    def analyse(index: int, frame: np.ndarray) -> float | None:
+        small = pose_input(frame)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        row = index // stride
+        poses = detector.step(rgb)
+        linker.update(row, poses)
+        lost = linker.lost(row)  # everyone else: looked for where they should be
+        shrink = small.shape[1] / info.width  # the linker measures in displayed pixels
+        for track, centre, _ in lost:
+            detector.look_around(rgb, centre * shrink, track.body * shrink, key=track.id,
+                                 accept=lambda pose, t=track, c=centre: linker.extend(t, row, pose, c))
+        detector.forget({track.id for track, _, _ in lost})
+        still = camera.step(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), [pose_box(p) for p in poses])
+        calls[0] += 1
+        if progress is not None and calls[0] % every == 0:
+            progress(min(calls[0] / len(wanted), 1.0),
+                     f"Finding the people in view: frame {calls[0]} of {len(wanted)}")
+        return still
 
+    linker = TrackLinker(info.width, info.height, rate)
     with native_logs_silenced():  # from loading MediaPipe until its graphs are closed: threads log late
-        follower = Follower(pose_factory(), info.fps / stride)
+        detector = PeopleDetector(rate)
         try:
-            frames = read_frames(info, wanted, analyse)
+            frames = read_frames(info, wanted, analyse, with_index=True)
         finally:
-            follower.close()
+            detector.close()
     last = max(frames, default=-1)
-    rows = [i for i in wanted if i <= last]  # undecodable frames stay as rows without walker
-    landmarks = np.full((len(rows), NUM_LANDMARKS, 4), np.nan, dtype=np.float32)
-    for k, i in enumerate(rows):
-        if i in frames and frames[i].landmarks is not None:
-            landmarks[k] = frames[i].landmarks
+    rows = [i for i in wanted if i <= last]  # undecodable frames stay as rows without anyone
+    tracks = linker.tracks()
     indices = np.array(rows, dtype=np.int64)
-    track = PoseTrack(landmarks, indices, indices / info.fps, float(info.fps), info.width,
-                      info.height)
-    searches = [f.moving_others for f in frames.values() if f.moving_others is not None]
-    still = [f.still for f in frames.values() if f.still is not None]
-    track.warnings = _warnings_for(track, searches, still, len(frames), info.fps / stride)
-    if frames.damaged:
-        track.warnings.append(WARN_DAMAGED)
+    people = describe_people(tracks, indices, rate, info.width, info.height)
+    still = [frames[i] for i in rows if i in frames and frames[i] is not None]
     if progress is not None:
-        progress(1.0, "Walker found" if track.detected.any() else "No walker found")
-    return track
+        progress(1.0, f"{len(people)} {'person' if len(people) == 1 else 'people'} found")
+    return PeopleScan(tracks, people, indices, indices / info.fps, float(info.fps), rate, info.width,
+                      info.height, still, len(frames), frames.damaged)
 
 
-def _warnings_for(track: PoseTrack, searches: list[int], still: list[float], n_read: int,
-                  rate: float) -> list[str]:
+def track_walker(info: VideoInfo, progress: Callable[[float, str], None] | None = None,
+                 max_rate: float | None = None, person: int | None = None) -> PoseTrack:
+    """The walker's landmarks in a probed video: `track_people`, then the person who walks
+    most like a walker (or `person`, an id from `track_people(...).people`)."""
+    return track_people(info, progress, max_rate).walker(person)
+
+
+def _warnings_for(track: PoseTrack, still: list[float], n_read: int, rate: float) -> list[str]:
     """Plain-language warnings about what the track can tell (see the WARN_ constants)."""
     out: list[str] = []
     ok = track.detected
     share = track.detected_share
     if share < MIN_DETECTED_SHARE:
         out.append(WARN_NO_WALKER.format(share=share))
-    several = sum(n > 0 for n in searches)
-    if several >= 2 and several >= SEVERAL_SHARE * len(searches):
-        out.append(WARN_SEVERAL_PEOPLE)
+    readable = [p for p in track.people if p.body_share >= MIN_BODY_SHARE or p.id == track.person]
+    several = [p for p in readable if p.seconds >= SEVERAL_MIN_S or p.id == track.person]
+    if len(several) >= 2:
+        out.append(WARN_SEVERAL_PEOPLE.format(n=len(several), chosen=track.person))
+    small = len(track.people) - len(readable)
+    if small:
+        out.append(WARN_OTHERS_SMALL.format(n=small, people="person" if small == 1 else "people",
+                                            are="is" if small == 1 else "are",
+                                            were="was" if small == 1 else "were", share=MIN_BODY_SHARE))
     camera_moves = (n_read > 1 and len(still) >= CAMERA_MIN_VALID * (n_read - 1)
                     and float(np.median(still)) < CAMERA_STILL_SHARE)
     if camera_moves:
@@ -393,6 +377,6 @@ def read_pose_times(path: str | os.PathLike) -> np.ndarray | None:
     return np.array(times, dtype=np.float64)
 
 
-__all__ = ["MEDIAPIPE_VERSION", "POSE_MODEL_FILES", "PoseTrack", "check_pose_models",
+__all__ = ["MEDIAPIPE_VERSION", "POSE_MODEL_FILES", "PeopleScan", "PoseTrack", "check_pose_models",
            "keypoints_csv_text", "native_logs_silenced", "pose_factory", "pose_input", "pose_stride",
-           "read_pose_times", "track_walker", "write_pose_csv"]
+           "read_pose_times", "track_people", "track_walker", "write_pose_csv"]

@@ -337,13 +337,14 @@ class Frames(dict):
 
 
 def read_frames(
-    info: VideoInfo, wanted: Sequence[int], transform: Callable[[np.ndarray], T]
+    info: VideoInfo, wanted: Sequence[int], transform: Callable[..., T], with_index: bool = False
 ) -> Frames:
     """One streaming pass: `transform(frame)` for each wanted frame index, keyed by index.
 
     Every frame is grabbed (decoded) but only wanted ones are retrieved (colour-converted),
     made displayed BGR uint8 [H, W, 3] (grey → 3 channels, rotated exactly once) and passed
-    to `transform` straight away, so no full-resolution frame outlives its own iteration.
+    to `transform` straight away (as `transform(frame)`, or `transform(index, frame)` when
+    `with_index`), so no full-resolution frame outlives its own iteration.
     The pass stops after the last wanted index. If the stream ends early (a container that
     misstated its length) or a damaged stretch does not decode, those indices are simply
     missing from the result, and `result.damaged` says whether undecodable frames were met
@@ -363,7 +364,7 @@ def read_frames(
             if index in targets:
                 frame = reader.frame()
                 if frame is not None:
-                    out[index] = transform(frame)
+                    out[index] = transform(index, frame) if with_index else transform(frame)
                 else:
                     out.damaged = True
                 frame = None  # drop the full-resolution frame before decoding on

@@ -11,6 +11,7 @@ from typing import Any
 
 from torch import nn
 
+from gaitlab.errors import InputError
 from gaitlab.training.dataset import N_FOLDS
 from gaitlab.training.notes import DEFAULT_DROP_RATE
 
@@ -47,6 +48,19 @@ class TrainConfig:
         ignored and settings they lack take today's defaults."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in record.items() if k in known})
+
+    def checked(self) -> TrainConfig:
+        """This config, or an `InputError` naming the first setting (as its command-line
+        option) that no run can use."""
+        if self.epochs < 1 or self.clips_per_video < 1 or self.bank_clips < 1:
+            raise InputError("--epochs, --clips-per-video and --bank-clips must be 1 or more.")
+        if self.mixup < 0:
+            raise InputError(f"--mixup must be 0 (off) or more, not {self.mixup}.")
+        if not self.temperature > 0:
+            raise InputError(f"--teacher-temperature must be > 0, not {self.temperature}.")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise InputError(f"--distill-weight must be within 0..1, not {self.distill_weight}.")
+        return self
 
 
 @dataclass

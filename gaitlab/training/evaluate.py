@@ -156,3 +156,17 @@ def description_shift(recipe: str = "student_distilled", data_dir=DEFAULT_DATA_D
             "raised_count": len(raised),
             "method": "out-of-fold walks, protocol fold models, temperature 1; mean over all walks of p(c) "
                       "without a note and with DESCRIPTIONS[c] as the note"}
+
+
+def record_description_shift(config, data_dir: Path, out: Path, command: str) -> list[str]:
+    """`gaitlab evaluate --notes`: `description_shift` saved into the protocol record `out`
+    (key `note_descriptions`, with the `command`); returns the lines to print."""
+    from gaitlab.training.protocol import save_protocol
+
+    result = description_shift(config=config, data_dir=data_dir)
+    result["command"] = command
+    save_protocol({"note_descriptions": result}, out, command=command)
+    lines = [f"{c:>22}  video only {v['video_only']:.3f}  with its description {v['with_description']:.3f}"
+             for c, v in result["per_class"].items()]
+    return lines + [f"raised for {result['raised_count']} of 9 classes; wrote {out}"]
+

@@ -38,7 +38,7 @@ import numpy as np
 
 from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
-from gaitlab.inference import calibrate, walk_probabilities
+from gaitlab.calibration import calibrate, walk_probabilities
 from gaitlab.metrics import (HEADLINE, classification_metrics, ece_sampling_floor, expected_calibration_error,
                              reliability_bins, subject_bootstrap, summarise)
 from gaitlab.training.clip_bank import ClipBank
@@ -83,7 +83,7 @@ def video_probabilities(clip_logp: list[np.ndarray], temperature: float = 1.0,
     """Per-video probabilities [N, 9] from each video's clip log-probabilities [n_i, 9] (at
     temperature 1): the mean of the clips' probabilities, scaled by the top-label calibration
     `top` (slope, intercept) or else by `temperature`, exactly as `analyze` scores a walk
-    (`inference.walk_probabilities`)."""
+    (`calibration.walk_probabilities`)."""
     from scipy.special import softmax  # scipy comes with scikit-learn
 
     return np.stack([walk_probabilities(softmax(lp, axis=1), temperature, top) for lp in clip_logp])

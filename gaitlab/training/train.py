@@ -24,7 +24,8 @@ from torch import nn
 
 from gaitlab.constants import CLASSES, NUM_CLASSES
 from gaitlab.errors import InputError
-from gaitlab.inference import clip_probabilities, temperature
+from gaitlab.calibration import temperature
+from gaitlab.inference import clip_probabilities
 from gaitlab.pipeline.clips import to_model_input
 from gaitlab.metrics import classification_metrics
 from gaitlab.model import build, count_parameters

@@ -13,10 +13,11 @@ import pytest
 
 import gaitlab
 from gaitlab.constants import CLASSES
-from gaitlab.errors import InputError
+from gaitlab.errors import InputError, NoWalkError
 from gaitlab.inference import get_model
 from gaitlab.pipeline import pose
 from gaitlab.pipeline.landmarks import ANKLE, HIP, KNEE
+from gaitlab.pipeline.walking import REFUSAL_PREFIX
 from gaitlab.pipeline.pose import WARN_LEAVES_FRAME, WARN_LEGS_CUT, WARN_NO_PROGRESSION, PoseTrack
 from gaitlab.pipeline.video import WARN_PORTRAIT, probe_video
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
@@ -122,7 +123,7 @@ def test_short_legs_rule_on_known_landmarks():
 
     def warnings(seq: np.ndarray) -> list[str]:
         track = PoseTrack(seq.astype(np.float32), idx, idx / 30.0, 30.0, 640, 360)
-        return pose._warnings_for(track, [], [], 75, 30.0)
+        return pose._warnings_for(track, [], 75, 30.0)
 
     walk = walk_keypoints(WalkerParams(start_x=0.15), 75, 30.0)
     assert warnings(walk) == []
@@ -145,12 +146,16 @@ def test_a_video_with_nobody_is_refused_in_one_sentence(tmp_path, random_weights
     assert out.stderr.strip() == "error: " + NO_PERSON.format(name="empty.mp4")
 
 
-def test_a_person_standing_still_is_answered_with_a_warning(tmp_path, model):
+def test_a_person_standing_still_gets_no_gait_class(tmp_path, model):
+    """No walk, no gait class: a rendered person standing still is refused with the reason, in
+    one plain sentence (the real man standing with dumbbells: tests/pipeline/test_real_footage.py)."""
     w, h = 320, 240
     pose_frame = walk_keypoints(WalkerParams(start_x=0.5), 30, 30.0, aspect=w / h)[15]
     path = tmp_path / "still.mp4"
     render_walk_video(path, [np.repeat(pose_frame[None], 90, axis=0)], width=w, height=h, fps=30.0)
-    result = gaitlab.analyze(path, model=model)
-    assert_answer(result)
-    assert WARN_NO_PROGRESSION in result.warnings, result.warnings
-    assert np.isfinite(result.keypoints[:, 0, 0]).mean() > 0.9
+    with pytest.raises(NoWalkError) as refused:
+        gaitlab.analyze(path, model=model)
+    message = str(refused.value)
+    assert message.startswith(REFUSAL_PREFIX) and "\n" not in message
+    assert "stands in place" in message or "steps on the spot" in message, message
+    assert len(refused.value.people) == 1 and refused.value.person == 1

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import gaitlab.pipeline.pose as pose
+import gaitlab.pipeline.pose_models as pose_models
 from gaitlab.errors import WeightsError
 from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS, load_keypoint_csv
 from gaitlab.pipeline.landmarks import ANKLE, HIP, KNEE
@@ -35,7 +36,7 @@ from gaitlab.pipeline.pose import (
     write_pose_csv,
 )
 from gaitlab.pipeline.video import VideoInfo, probe_video
-from gaitlab.pipeline.walker_choice import body_geometry
+from gaitlab.pipeline.people import Person, body_geometry
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 from gaitlab.synth.walker_video import render_walk_video
 from video_helpers import starts, write_empty_scene
@@ -96,7 +97,7 @@ def test_installed_models_pass_the_check_once(mediapipe):
 
 def test_an_altered_model_file_is_named(mediapipe, tmp_path, monkeypatch):
     folder = copy_models(tmp_path)
-    monkeypatch.setattr(pose, "_package_dir", lambda: folder)
+    monkeypatch.setattr(pose_models, "_package_dir", lambda: folder)
     assert check_pose_models() == folder  # an exact copy passes
     target = folder / "modules/pose_landmark/pose_landmark_full.tflite"
     data = bytearray(target.read_bytes())
@@ -109,20 +110,20 @@ def test_an_altered_model_file_is_named(mediapipe, tmp_path, monkeypatch):
 
 def test_a_missing_model_file_is_named(mediapipe, tmp_path, monkeypatch):
     folder = copy_models(tmp_path, ["modules/pose_detection/pose_detection.tflite"])
-    monkeypatch.setattr(pose, "_package_dir", lambda: folder)
+    monkeypatch.setattr(pose_models, "_package_dir", lambda: folder)
     with pytest.raises(WeightsError, match=r"pose_landmark_full\.tflite is missing"):
         check_pose_models()
 
 
 def test_another_mediapipe_version_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(pose, "_package_dir", lambda: tmp_path)
-    monkeypatch.setattr(pose, "_installed_version", lambda: "0.10.9")
+    monkeypatch.setattr(pose_models, "_package_dir", lambda: tmp_path)
+    monkeypatch.setattr(pose_models, "_installed_version", lambda: "0.10.9")
     with pytest.raises(WeightsError, match=rf"MediaPipe 0\.10\.9 .*needs MediaPipe {MEDIAPIPE_VERSION}"):
         check_pose_models()
 
 
 def test_missing_mediapipe_is_one_plain_sentence(monkeypatch):
-    monkeypatch.setattr(pose, "_package_dir", lambda: None)
+    monkeypatch.setattr(pose_models, "_package_dir", lambda: None)
     with pytest.raises(WeightsError) as err:
         check_pose_models()
     assert str(err.value) == "MediaPipe is not installed: pip install -r requirements.txt"
@@ -133,7 +134,8 @@ def test_missing_mediapipe_is_one_plain_sentence(monkeypatch):
 def test_gaitlab_imports_without_mediapipe():
     code = ("import sys; sys.modules['mediapipe'] = None\n"
             "import gaitlab, gaitlab.pipeline.pose as p\n"
-            "try:\n    p.check_pose_models()\nexcept p.WeightsError as e:\n    print(e)\n")
+            "from gaitlab.errors import WeightsError\n"
+            "try:\n    p.check_pose_models()\nexcept WeightsError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "MediaPipe is not installed: pip install -r requirements.txt"
@@ -153,7 +155,7 @@ def test_demo_videos_follow_the_walker(demo_track, name):
     rows = track.landmarks[track.detected]
     assert np.isnan(track.landmarks[~track.detected]).all()
     assert np.isfinite(rows).all() and np.median(rows[:, LEGS, 3]) > 0.5
-    assert (name == "two_people.mp4") == (WARN_SEVERAL_PEOPLE in track.warnings), track.warnings
+    assert (name == "two_people.mp4") == starts(track.warnings, WARN_SEVERAL_PEOPLE), track.warnings
     assert not starts(track.warnings, pose.WARN_NO_WALKER)
     assert WARN_CAMERA_MOTION not in track.warnings and WARN_NO_PROGRESSION not in track.warnings
 
@@ -224,26 +226,35 @@ def test_fast_video_is_subsampled_and_progress_reported(mediapipe, tmp_path):
         track_walker(info, max_rate=0)
 
 
-def test_vtest_street_scene_follows_one_person(mediapipe):
+def test_vtest_street_scene_lists_people_and_follows_one_walker(mediapipe, unavailable):
     """vtest.avi (OpenCV's sample data, Debian opencv-doc): 795 frames, 768×576 at 10 fps,
     ~80 s from a fixed camera high above a campus path and lawn. Up to six people at a time
     walk across and along the path at 10-25% of the frame height, some pass one another, a
-    few stand and talk; some enter and leave at the edges. Real people, small and many: the
-    walker must be one person at a time (no jump of more than half a body height between
-    consecutive detected frames in at least 95% of steps), and several people must be named.
-    Measured: 92% of frames detected, 2.2% of steps jump (re-acquisitions after someone
-    leaves or stops), ~45 ms per frame (MediaPipe alone, full frame: 54% detected)."""
+    few stand and talk; some enter and leave at the edges. Everyone is listed, the person
+    analysed is one person throughout (no jump of more than half a body height between
+    consecutive detected frames in at least 95% of steps), walks, and walks most like a walker
+    of those listed; several people are named. Absent file: skip outside CI, fail under CI."""
     if not VTEST.is_file():
-        pytest.skip(f"{VTEST} not found (Debian: apt-get install opencv-doc)")
+        unavailable(f"{VTEST} not found (Debian: apt-get install opencv-doc)")
     track = track_walker(probe_video(VTEST))
     assert track.landmarks.shape == (795, 33, 4)
-    assert track.detected_share >= 0.6
+    assert len(track.people) >= 4
+    chosen = next(p for p in track.people if p.chosen)
+    assert chosen.id == track.person and chosen.refusal is None
+    assert chosen.walking_score == max(p.walking_score for p in track.people if p.refusal is None)
     rows = np.flatnonzero(track.detected)
+    assert len(rows) >= 50
     geometry = [body_geometry(track.landmarks[i], track.width, track.height) for i in rows]
     jumps = np.array([np.hypot(*(b[0] - a[0])) / (0.5 * (a[1] + b[1]))
                       for a, b in zip(geometry[:-1], geometry[1:])])
-    assert len(jumps) > 300 and np.mean(jumps <= 0.5) >= 0.95, np.mean(jumps <= 0.5)
-    assert WARN_SEVERAL_PEOPLE in track.warnings
+    assert np.mean(jumps <= 0.5) >= 0.95, np.mean(jumps <= 0.5)
+    assert starts(track.warnings, WARN_SEVERAL_PEOPLE)
+
+
+def person(pid: int, seconds: float = 3.0, body_share: float = 0.6) -> Person:
+    return Person(id=pid, frames=int(seconds * 30), first_frame=0, last_frame=int(seconds * 30) - 1,
+                  seconds=seconds, travel_heights=2.0, walking_score=0.9, body_share=body_share, best_frame=0,
+                  box=[0.1, 0.2, 0.3, 0.8], refusal=None)
 
 
 def test_warnings_from_the_track_alone():
@@ -251,9 +262,10 @@ def test_warnings_from_the_track_alone():
     walk = walk_keypoints(WalkerParams(start_x=0.15), 75, 30.0)  # 16:9, 60% tall, crossing
     idx = np.arange(75)
 
-    def warn(seq, searches=(), still=()):
-        track = PoseTrack(seq.astype(np.float32), idx, idx / 30.0, 30.0, 640, 360)
-        return pose._warnings_for(track, list(searches), list(still), 75, 30.0)
+    def warn(seq, people=(), still=()):
+        track = PoseTrack(seq.astype(np.float32), idx, idx / 30.0, 30.0, 640, 360,
+                          people=[person(1)] + list(people), person=1)
+        return pose._warnings_for(track, list(still), 75, 30.0)
 
     assert warn(walk) == []
     dim = walk.copy()
@@ -265,8 +277,11 @@ def test_warnings_from_the_track_alone():
     out = walk.copy()
     out[50:, :, 0] += 0.3  # the last third runs off the right edge
     assert starts(warn(out), pose.WARN_LEAVES_FRAME)
-    assert warn(walk, searches=[1, 1, 0, 0, 0]) == [WARN_SEVERAL_PEOPLE]
-    assert warn(walk, searches=[1] + [0] * 9) == []  # one glimpse is not several people
+    several = WARN_SEVERAL_PEOPLE.format(n=2, chosen=1)
+    assert warn(walk, people=[person(2)]) == [several]
+    assert warn(walk, people=[person(2, seconds=0.6)]) == []  # a glimpse is not several people
+    assert warn(walk, people=[person(2, body_share=0.05)]) == [
+        pose.WARN_OTHERS_SMALL.format(n=1, people="person", are="is", were="was", share=pose.MIN_BODY_SHARE)]
     assert warn(walk, still=[0.01] * 74) == [WARN_CAMERA_MOTION]
     assert warn(walk, still=[0.3] * 74) == []
     gaps = walk.copy()

@@ -9,7 +9,7 @@ import pytest
 from gaitlab.metrics import classification_metrics, summarise
 from gaitlab.training.config import TrainConfig
 from gaitlab.training.model_card import cross_validation_lines
-from gaitlab.inference import calibrate_top_label
+from gaitlab.calibration import calibrate_top_label
 from gaitlab.metrics import expected_calibration_error
 from gaitlab.training.protocol import (best_temperature, card_section, fit_temperature, fit_top_label,
                                        matching_protocol, run_protocol, video_probabilities, weak_spots)
