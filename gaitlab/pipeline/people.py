@@ -47,6 +47,10 @@ LINK_SIZE_RATIO = 1.6
 # A track's velocity is measured over its last this many seconds: its centre is looked for
 # where that velocity carries it, so two people passing each other keep their own tracks.
 VELOCITY_S = 0.3
+# Where two people overlap (one passing in front of the other) their centres coincide; their
+# sizes still differ: the cost adds this weight times |ln(body height ratio)| (two walkers at
+# 0.55 and 0.41 of the frame's height crossing in two_people.mp4: 0.29).
+LINK_SIZE_WEIGHT = 1.0
 # A track unseen for this long is closed: whoever appears later is someone new.
 EXPIRE_S = 1.0
 # A track that ends is continued by one that starts within this long after it (the walker
@@ -63,6 +67,9 @@ STITCH_SIZE_RATIO = 1.3
 # should be (`pose_models.PeopleDetector.look_around`), and what is found there continues
 # their track when it lies within LINK_GATE_HEIGHTS of that place.
 LOOK_FOR_S = 2.5
+# People whose median body height is under this share of the frame's are too small to read
+# (too few pixels per limb): someone larger who walks is preferred (pose.py warns of them).
+MIN_BODY_SHARE = 0.15
 # Tracks in view for less than this are glitches (a coat on a chair, a reflection): not listed.
 MIN_TRACK_S = 0.5
 
@@ -119,7 +126,7 @@ class TrackLinker:
                     continue
                 distance = float(np.hypot(*(centre - expected))) / scale
                 if distance <= LINK_GATE_HEIGHTS + LINK_SPEED_HEIGHTS_PER_S * gap_s:
-                    cost[a, b] = distance
+                    cost[a, b] = distance + LINK_SIZE_WEIGHT * abs(np.log(body / track.body))
         taken: set[int] = set()
         if cost.size:
             for a, b in zip(*linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))):
@@ -282,12 +289,13 @@ def describe_people(tracks: list[PersonTrack], frame_indices: np.ndarray, fps: f
 
 
 def choose_walker(people: list[Person]) -> int | None:
-    """The id of the person to analyse: the highest walking score among those who walk (then
-    among everyone, so a refusal can name who was looked at); None when nobody was found."""
-    if not people:
-        return None
-    walkers = [p for p in people if p.refusal is None] or people
-    return max(walkers, key=lambda p: (p.walking_score, p.frames)).id
+    """The id of the person to analyse: the highest walking score among those who walk and are
+    large enough to read (`MIN_BODY_SHARE`), else among those who walk, else among everyone (so
+    a refusal can name who was looked at); None when nobody was found."""
+    walkers = [p for p in people if p.refusal is None]
+    readable = [p for p in walkers if p.body_share >= MIN_BODY_SHARE]
+    pool = readable or walkers or people
+    return max(pool, key=lambda p: (p.walking_score, p.frames)).id if pool else None
 
 
 def no_walk_reason(people: list[Person], chosen: int | None) -> str | None:

@@ -42,7 +42,7 @@ from gaitlab.pipeline.camera import CameraMotion
 from gaitlab.pipeline.keypoints import LANDMARK_COLUMNS
 from gaitlab.pipeline.landmarks import HIP, KNEE, SHOULDER
 from gaitlab.pipeline.people import (
-    Person, PersonTrack, TrackLinker, choose_walker, describe_people, no_walk_reason,
+    MIN_BODY_SHARE, Person, PersonTrack, TrackLinker, choose_walker, describe_people, no_walk_reason,
 )
 from gaitlab.pipeline.pose_models import (  # noqa: F401  (re-exported: the pose API in one place)
     MEDIAPIPE_VERSION, POSE_MODEL_FILES, PeopleDetector, check_pose_models, native_logs_silenced,
@@ -67,7 +67,6 @@ POSE_MAX_SIDE = 960
 AREA_MAX_SCALE = 0.5
 # --- Warnings -------------------------------------------------------------------------------
 MIN_DETECTED_SHARE = 0.5  # below: the walker was missing most of the time
-MIN_BODY_SHARE = 0.15  # body height / frame height below this: too few pixels per limb
 MIN_VISIBILITY = 0.5  # median leg visibility below this: MediaPipe mostly guessed the legs
 MAX_OUTSIDE_SHARE = 0.10  # frames with landmarks outside the picture above this: body cut off
 # Legs too short for the body: MediaPipe can fit a whole skeleton into what it sees of someone

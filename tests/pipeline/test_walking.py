@@ -263,3 +263,22 @@ def test_damaged_walks_never_raise(seed, holes, spikes):
     f = walk_features(seq, fps=FPS)
     assert 0.0 <= walking_score(f) <= 1.0
     assert walk_refusal(f) is None or walk_refusal(f).startswith(REFUSAL_PREFIX)
+
+
+# --- Through `analyze`: no walk, no gait class ----------------------------------------------------
+@pytest.mark.parametrize("make, found", [(standing, "stands in place"), (stepping_on_the_spot, "on the spot"),
+                                         (running, "runs"), (hopping, "hops")])
+def test_analyze_refuses_a_non_walk_with_one_error_line(make, found, tmp_path, capsys):
+    """A `gaitlab pose` style CSV (with its times, so the rate is known) of each non-walk: the
+    command line exits 2 with one `error:` line naming what was found, and prints no class."""
+    from gaitlab.cli import main
+    from gaitlab.pipeline.pose import keypoints_csv_text
+
+    seq = make()
+    frames = np.arange(len(seq))
+    path = tmp_path / "case.csv"
+    path.write_text(keypoints_csv_text(seq, frames, frames / FPS), encoding="utf-8")
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("error: " + REFUSAL_PREFIX) and found in err, err
