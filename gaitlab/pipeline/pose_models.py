@@ -253,6 +253,22 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(near and max(ha, hb) <= SAME_PERSON_SIZE * max(min(ha, hb), 1e-9))
 
 
+class _Follower:
+    """A VIDEO-mode landmarker following one person in their window (`PeopleDetector.look_around`)."""
+
+    def __init__(self, landmarker, mp_module):
+        self.landmarker, self._mp, self.side, self.last_ms = landmarker, mp_module, 0, -1
+
+    def detect(self, image, stamp_ms: int) -> list[np.ndarray]:
+        self.last_ms = max(self.last_ms + 1, stamp_ms)  # timestamps must grow
+        return PeopleDetector._poses(self.landmarker.detect_for_video(image, self.last_ms))
+
+    def reset(self) -> None:
+        """Forget whom it followed: one blank frame, where nobody is found."""
+        self.detect(self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.full((64, 64, 3), 128, np.uint8)),
+                    self.last_ms + 1)
+
+
 class PeopleDetector:
     """MediaPipe's PoseLandmarker over a video's frames: everyone in view (module docstring).
 
@@ -269,7 +285,8 @@ class PeopleDetector:
         self._base = _import_mediapipe("mediapipe.tasks.python").BaseOptions(model_asset_path=str(self.task))
         self.main = self._make("VIDEO", 1)
         self.image = self._make("IMAGE", MAX_PEOPLE)
-        self.windows: dict[object, tuple[object, int]] = {}  # key → (VIDEO landmarker, window side px)
+        self.windows: dict[object, _Follower] = {}  # key → the landmarker following them in their window
+        self._idle: list[_Follower] = []  # window landmarkers no longer following anyone
         self.seen: list[np.ndarray] = []  # poses `look_around` found in this frame (masked at the next check)
         self.calls = 0
         self._check_every = max(1, round(CHECK_S * self.rate))
@@ -323,17 +340,17 @@ class PeopleDetector:
         """The pose of the person `key` (e.g. a track id) in a window `LOOK_WIDTH` ×
         `LOOK_HEIGHT` body heights (`body_px`) around `centre_px` (pixels of this frame), as
         float32 [33, 4] normalised to the whole frame, once `accept(pose)` takes it; None when
-        nobody acceptable is found there. Each key has its own VIDEO-mode landmarker, so a
-        window that moves with its person follows them without a detection on every frame;
-        when what it follows is not accepted (it locked onto someone beside them), it starts
-        afresh and an IMAGE-mode pass looks in the window at once."""
+        nobody acceptable is found there.
+
+        A key found in the last frame is followed by a VIDEO-mode landmarker of its own, so a
+        window that moves with its person follows them without a new detection. A key not
+        found there (or whose landmarker followed someone else, e.g. the arm of the man beside
+        her) is searched by an IMAGE-mode pass over the window instead, until found again."""
         h, w = rgb.shape[:2]
-        landmarker, side = self.windows.get(key, (None, 0))
-        if landmarker is None or not 0.75 < LOOK_HEIGHT * body_px / side < 1.33:
-            self._drop(key)  # none yet, or made for a body of another size
+        follower = self.windows.get(key)
+        side = follower.side if follower else 0
+        if not side or not 0.75 < LOOK_HEIGHT * body_px / side < 1.33:  # none yet, or another size
             side = int(np.clip(round(LOOK_HEIGHT * body_px), 32, min(h, 2 * w)))
-            landmarker = self._make("VIDEO", 1)
-            self.windows[key] = (landmarker, side)
         cw = int(min(w, max(16, round(LOOK_WIDTH / LOOK_HEIGHT * side))))
         ch = min(h, side)
         x0 = int(np.clip(round(centre_px[0] - cw / 2), 0, w - cw))
@@ -348,25 +365,41 @@ class PeopleDetector:
                 pose[:, 1] = (y0 - top + pose[:, 1] * side) / h
             return sorted(found, key=lambda p: np.hypot(*((pose_box(p)[:2] + pose_box(p)[2:]) / 2 * (w, h) - centre_px)))
 
-        followed = placed(self._poses(landmarker.detect_for_video(window, self._stamp_ms)))
-        if not (followed and accept(followed[0])):
-            self._drop(key)  # the window's landmarker starts afresh
-            followed = next(([p] for p in placed(self._poses(self.image.detect(window))) if accept(p)), [])
-        if followed:
-            self.seen.append(followed[0])
-        return followed[0] if followed else None
+        pose = None
+        if follower is not None and follower.side == side:
+            found = placed(follower.detect(window, self._stamp_ms))
+            pose = found[0] if found and accept(found[0]) else None
+        if pose is None:
+            self._drop(key)
+            pose = next((p for p in placed(self._poses(self.image.detect(window))) if accept(p)), None)
+            if pose is not None:  # found: followed from the next frame on
+                self.windows[key] = self._follower(side)
+        if pose is not None:
+            self.seen.append(pose)
+        return pose
+
+    def _follower(self, side: int) -> "_Follower":
+        """A VIDEO-mode landmarker for a window of `side` pixels: an idle one, else a new one
+        (making one costs about 75 ms on 2 cores; an idle one is reset with a blank frame)."""
+        follower = self._idle.pop() if self._idle else _Follower(self._make("VIDEO", 1), self._mp)
+        follower.side = side
+        return follower
 
     def _drop(self, key: object) -> None:
         if key in self.windows:
-            self.windows.pop(key)[0].close()
+            follower = self.windows.pop(key)
+            follower.reset()
+            self._idle.append(follower)
 
     def forget(self, keep: set) -> None:
-        """Close the windows of every key not in `keep`."""
+        """Stop following every key not in `keep`."""
         for key in [k for k in self.windows if k not in keep]:
             self._drop(key)
 
     def close(self) -> None:
         self.forget(set())
+        for follower in self._idle:
+            follower.landmarker.close()
         self.main.close()
         self.image.close()
 
