@@ -88,6 +88,21 @@ def test_bad_input_exits_2_with_one_error_line(name, tmp_path, walker_video, ran
     assert_bad_input(run("analyze", BAD_INPUTS[name](tmp_path, walker_video), weights=random_weights))
 
 
+def test_an_unknown_person_is_one_error_line(walker_video, walker_csv, random_weights):
+    for path in (walker_video, walker_csv):
+        proc = run("analyze", path, "--person", "9", weights=random_weights)
+        assert_bad_input(proc)
+        assert "person 9" in proc.stderr
+
+
+def test_people_lists_the_walker(walker_video):
+    proc = run("people", walker_video, "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["person"] == 1 and [p["id"] for p in out["people"]] == [1] and out["people"][0]["chosen"]
+    assert out["people"][0]["walks"] and out["no_walk"] is None
+
+
 def test_corrupt_video_never_tracebacks(tmp_path, walker_video, random_weights):
     data = bytearray(walker_video.read_bytes())
     for i in range(len(data) // 3, len(data) // 3 + 2000):
