@@ -44,8 +44,9 @@ from pathlib import Path
 from gaitlab.files import user_cache_dir
 from gaitlab.bench_kinematics import bench_kinematics
 from gaitlab.bench_sections import (
-    FULL, QUICK, BenchConfig, VideoSpec, bench_cohort, bench_memory, bench_model, bench_video, log,
+    FULL, QUICK, BenchConfig, bench_cohort, bench_memory, bench_model, bench_video, log,
 )
+from gaitlab.bench_videos import VideoSpec
 
 SECTIONS: tuple[str, ...] = ("model", "video", "memory", "cohort", "kinematics")
 # Above this 1-minute load average per CPU at the start, the report says the machine was busy.

@@ -5,9 +5,8 @@ write its figures (keys of `gaitlab.bench.FIGURES`), inputs and notes into a `Fi
 `BenchReport`). `FULL` and `QUICK` (`BenchConfig`) set sizes and repetitions. Timings are
 medians (`median_seconds`), interleaved between the things compared (`interleaved_medians`);
 peak memory is the max RSS of a fresh `python -m gaitlab analyze` process (`peak_rss_mb`).
-Walking videos (`VideoSpec`: seconds, size, fps, variant) are the synth walker pacing back and
-forth (`pacing_keypoints`, [T, 33, 4]) rendered by `gaitlab.synth.walker_video` on a plain
-background (`write_bench_video`) and cached by their parameters (`cached_video`).
+The videos measured come from `gaitlab.bench_videos` (generated walks and the real two-person
+clip, cached).
 """
 from __future__ import annotations
 
@@ -21,34 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-import numpy as np
+from gaitlab.bench_videos import (
+    CROWDED_SOURCE, RENDER_VERSION, VideoSpec, cached_video, crowded_video, write_bench_video,
+)
 
 SUBPROCESS_TIMEOUT_S = 900  # a limit against a hung `analyze` subprocess, far above a normal run
-RENDER_VERSION = 2  # bump when the generated videos change, so cached ones are not reused
-
-
-@dataclass(frozen=True)
-class VideoSpec:
-    """A generated walking video: the file name is derived from every parameter (the cache key)."""
-
-    seconds: float
-    width: int
-    height: int
-    fps: float = 30.0
-    variant: int = 0
-
-    @property
-    def n_frames(self) -> int:
-        return int(round(self.seconds * self.fps))
-
-    def file_name(self) -> str:
-        return (f"walk_{self.width}x{self.height}_{self.seconds:g}s_{self.fps:g}fps"
-                f"_v{self.variant}_r{RENDER_VERSION}.mp4")
-
-    def describe(self) -> str:
-        return f"{self.seconds:g} s {self.width}x{self.height} {self.fps:g} fps"
-
-
 @dataclass(frozen=True)
 class BenchConfig:
     """Sizes and repetitions of one bench mode."""
@@ -127,94 +103,6 @@ def _gaitlab_env() -> dict[str, str]:
 def _gaitlab_cmd(*args: str, weights: str | None) -> list[str]:
     cmd = [sys.executable, "-m", "gaitlab", *args]
     return cmd + ["--weights", weights] if weights else cmd
-
-
-# --- Generated videos -----------------------------------------------------------------------
-def pacing_keypoints(spec: VideoSpec) -> np.ndarray:
-    """Keypoints [T, 33, 4] of a person pacing back and forth across the frame for the whole
-    video (a straight walk would leave the frame after a few seconds)."""
-    from gaitlab.synth.walker import WalkerParams, walk_keypoints
-
-    aspect = spec.width / spec.height
-    rng = np.random.default_rng(spec.variant)
-    base = WalkerParams(speed=float(rng.uniform(0.6, 0.9)), cadence=float(rng.uniform(90, 115)),
-                        asymmetry=float(rng.uniform(0.0, 0.5)) if spec.variant else 0.0,
-                        trunk_flexion=float(rng.uniform(0.0, 12.0)) if spec.variant else 0.0)
-    base.step_length = base.speed * 60.0 / base.cadence  # no sliding feet (see WalkerParams)
-    left, right = 0.12, 0.88  # normalised pelvis x at the turns
-    crossing = (right - left) * aspect / (base.speed * base.height)  # seconds per crossing
-    per_leg = max(2, int(round(crossing * spec.fps)))
-    legs, direction, done = [], 1, 0
-    while done < spec.n_frames:
-        n = min(per_leg, spec.n_frames - done)
-        params = WalkerParams(**{**base.__dict__, "direction": direction,
-                                 "start_x": left if direction > 0 else right,
-                                 "phase": done * base.cadence / 120.0 / spec.fps % 1.0})
-        legs.append(walk_keypoints(params, n, spec.fps, aspect))
-        direction, done = -direction, done + n
-    return np.concatenate(legs)
-
-
-
-
-def write_bench_video(path: Path, spec: VideoSpec) -> None:
-    """Write `spec`'s video with the synth walker's renderer (`render_walk_video`): the
-    pacing walker (`pacing_keypoints`), clothed (palette by `spec.variant`), on the plain
-    two-tone background without per-frame noise, so long 720p videos render fast (most of the
-    time is the encoder), streamed frame by frame. Written to a temporary name and renamed, so
-    an interrupted run never leaves a half video in the cache.
-    """
-    from gaitlab.synth.walker_video import render_walk_video
-
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")  # cv2 picks the muxer by suffix
-    try:
-        render_walk_video(tmp, [pacing_keypoints(spec)], spec.width, spec.height, spec.fps,
-                          seed=spec.variant, codec="mp4v", background="plain", noise=0)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def cached_video(spec: VideoSpec, cache: Path) -> Path:
-    """The video for `spec`, rendered on first use and reused afterwards."""
-    path = cache / spec.file_name()
-    if not path.is_file():
-        log(f"rendering a {spec.describe()} walking video (cached in {cache})")
-        cache.mkdir(parents=True, exist_ok=True)
-        write_bench_video(path, spec)
-    return path
-
-
-# The real two-person clip (Sports2D demos, BSD 3-Clause; ../shared/data/real-videos/README.md):
-# a walker crossing the room and back behind a larger man who stands and lifts dumbbells.
-CROWDED_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-videos" / "walker_with_bystander.mp4"
-
-
-def crowded_video(seconds: float, cache: Path) -> Path | None:
-    """`CROWDED_SOURCE` played forwards and backwards to `seconds` (1280×720, 30 fps), written
-    to the cache on first use; None where the shared footage is absent."""
-    import cv2
-
-    path = cache / f"walker_with_bystander_{seconds:g}s.mp4"
-    if path.is_file() or not CROWDED_SOURCE.is_file():
-        return path if path.is_file() else None
-    cap = cv2.VideoCapture(str(CROWDED_SOURCE))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while len(frames) < int(seconds * fps):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    order = (list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))) * int(seconds * fps)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
-    for k in order[:int(round(seconds * fps))]:
-        writer.write(frames[k])
-    writer.release()
-    os.replace(tmp, path)
-    return path
 
 
 # --- Sections -------------------------------------------------------------------------------
@@ -318,8 +206,8 @@ def bench_video(cfg: BenchConfig, weights: str, cache: Path, report: Findings) -
     report.inputs["pose_baseline"] = ("one decode (OpenCV read() of every frame) plus one single-person MediaPipe "
                                       "Pose pass (model_complexity=1, tracking) over the frames analyze poses, "
                                       "shrunk as analyze shrinks them")
-    videos = [("short", cached_video(cfg.short, cache))]
-    crowded = crowded_video(cfg.crowded_seconds, cache)
+    videos = [("short", cached_video(cfg.short, cache, say=log))]
+    crowded = crowded_video(cfg.crowded_seconds, cache, say=log)
     if crowded is None:
         report.notes.append(f"{CROWDED_SOURCE} is absent: no figure with two people in view.")
     else:
@@ -405,7 +293,7 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
 
 def bench_memory(cfg: BenchConfig, weights: str, cache: Path, report: Findings) -> None:
     """Max RSS of the CLI `analyze` on a short and a long video, each in a fresh process."""
-    short, long = cached_video(cfg.short, cache), cached_video(cfg.long, cache)
+    short, long = cached_video(cfg.short, cache, say=log), cached_video(cfg.long, cache, say=log)
     report.inputs["long_video"] = cfg.long.describe()
     report.inputs["short_video"] = cfg.short.describe()
     report.inputs["peak_memory"] = ("max RSS of `python -m gaitlab analyze VIDEO --json`, each in a fresh "

@@ -59,7 +59,7 @@ def test_bench_videos_are_the_synth_walker_rendered(tmp_path):
     walker: byte for byte what a direct call writes, cached by their parameters."""
     import cv2
 
-    from gaitlab.bench_sections import VideoSpec, cached_video, pacing_keypoints
+    from gaitlab.bench_videos import VideoSpec, cached_video, pacing_keypoints
     from gaitlab.synth.walker_video import render_walk_video
 
     spec = VideoSpec(3, 160, 120, fps=20.0, variant=2)

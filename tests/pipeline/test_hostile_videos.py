@@ -18,7 +18,7 @@ from gaitlab.inference import get_model
 from gaitlab.pipeline import pose
 from gaitlab.pipeline.landmarks import ANKLE, HIP, KNEE
 from gaitlab.pipeline.walking import REFUSAL_PREFIX
-from gaitlab.pipeline.pose import WARN_LEAVES_FRAME, WARN_LEGS_CUT, WARN_NO_PROGRESSION, PoseTrack
+from gaitlab.pipeline.pose import WARN_LEAVES_FRAME, WARN_LEGS_CUT, PoseTrack
 from gaitlab.pipeline.video import WARN_PORTRAIT, probe_video
 from gaitlab.synth.walker import WalkerParams, walk_keypoints
 from gaitlab.synth.walker_video import render_walk_video
