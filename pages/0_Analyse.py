@@ -10,8 +10,17 @@ from gaitlab.kinematics import figures as kinematic_figures
 
 app.page_header("Analyse a case", "The gait pattern GaitLab sees in one walk: the predicted class, "
                 "its calibrated confidence, all nine probabilities, the frames the model saw and a per-clip timeline.")
-ref, note, analysis = app.picked_case("analyse", "Upload a walking video or a MediaPipe keypoint CSV, or pick a demo case.")
+ref, note, outcome = app.picked_outcome("analyse", "Upload a walking video or a MediaPipe keypoint CSV, or pick a demo case.")
 st.session_state[app.CURRENT_CASE] = dataclasses.replace(ref, description=note)
+app.people_row(ref, outcome, key="analyse_person")
+if isinstance(outcome, app.Refusal):  # no walk, no gait class
+    app.show_refusal(outcome)
+    if outcome.keypoints_csv is not None:
+        st.download_button("Download keypoints (CSV)", outcome.keypoints_csv,
+                           file_name=f"{ref.name}.person{outcome.person}.keypoints.csv", mime="text/csv",
+                           help="This person's MediaPipe Pose landmarks in the shared data's layout.")
+    st.stop()
+analysis = outcome
 
 left, right = st.columns([2, 3])
 with left:
@@ -35,7 +44,8 @@ if originals is not None:
     st.caption("Skeleton: left limbs blue, right limbs orange, trunk and head white.")
     st.plotly_chart(figures.frames_figure(originals, title="The walker's pose on the original video frames"))
 if analysis.keypoints is not None:
-    st.download_button("Download keypoints (CSV)", app.keypoints_csv(analysis), file_name=f"{ref.name}.keypoints.csv",
+    st.download_button("Download keypoints (CSV)", app.keypoints_csv(analysis),
+                       file_name=f"{ref.name}{'' if analysis.person is None else f'.person{analysis.person}'}.keypoints.csv",
                        mime="text/csv", help="The walker's MediaPipe Pose landmarks in the shared data's layout; "
                        "analysing this file gives the same answer as the video.")
 st.subheader("When the pattern appears")

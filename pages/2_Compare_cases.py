@@ -19,11 +19,21 @@ if any(ref is None for ref, _ in picked):
     st.stop()
 
 analyses = []
-for (ref, note), column in zip(picked, columns):
-    analysis = app.analyze_case(ref, note)
-    if analysis is None:
-        st.stop()
-    analyses.append((f"{len(analyses) + 1}. {ref.name}", ref, note, analysis))
+for i, ((ref, note), column) in enumerate(zip(picked, columns)):
+    with column:
+        outcome = app.case_outcome(ref, note)
+        if outcome is None:
+            st.stop()
+        if isinstance(outcome, app.Refusal):  # no walk, no gait class: left out of the comparison
+            app.show_refusal(outcome, elsewhere=True)
+            continue
+        if app.person_line(outcome):
+            st.caption(app.person_line(outcome))
+    analyses.append((f"{i + 1}. {ref.name}", ref, note, outcome))
+if len(analyses) < 2:
+    st.info("At least two cases with a walk are needed to compare.")
+    st.stop()
+count = len(analyses)
 
 st.plotly_chart(figures.probability_comparison({name: a.probabilities for name, _, _, a in analyses}))
 names = [name for name, *_ in analyses]

@@ -7,7 +7,7 @@ import streamlit as st
 from gaitlab import app, figures
 from gaitlab.synth import simulator as sim
 from gaitlab.constants import CLASSES
-from gaitlab.errors import WeightsError
+from gaitlab.errors import InputError, WeightsError
 from gaitlab.kinematics import figures as kfig
 from gaitlab.synth.walker import WalkerParams
 
@@ -79,6 +79,9 @@ try:
 except WeightsError as exc:
     st.warning(f"No model to ask: {exc}")
     st.stop()
+except InputError as exc:  # e.g. the rendered walk read through MediaPipe is not a walk: no gait class
+    st.warning(f"**No gait pattern:** {exc}", icon=":material/block:")
+    st.stop()
 if params.device != "none":
     st.info(AID_NOTE)
 app.show_warnings(analysis)
@@ -114,4 +117,7 @@ parameter = c1.selectbox("Parameter", SLIDERS, index=SLIDERS.index("knee_flexion
 count = c2.slider("Points", 3, 9, 5, key="sim_sweep_points")
 spec = sim.PARAMETERS[parameter]
 points = tuple(float(v) for v in np.round(np.linspace(spec.lo, spec.hi, count), 4))
-st.plotly_chart(sim.sweep_figure(_sweep(values, parameter, points, source), parameter), key="sim_sweep")
+try:
+    st.plotly_chart(sim.sweep_figure(_sweep(values, parameter, points, source), parameter), key="sim_sweep")
+except InputError as exc:
+    st.warning(f"The sweep stopped at a walk GaitLab gives no gait class: {exc}", icon=":material/block:")

@@ -1,33 +1,56 @@
 """Streamlit glue shared by the pages: the page header, case selection, cached work.
 
 Pages arrange widgets and call these; all model, image and statistics logic lives elsewhere in
-`gaitlab`. Results are cached by the file's SHA-256 (`st.cache_data`) and the model once per
-process (`st.cache_resource`). Uploaded bytes are written to a private temporary folder only
-while they are analysed and removed afterwards, even when the analysis fails.
+`gaitlab`. What a case is, where its bytes are and what it gives for the person analysed live in
+`app.cases`; the people found in a video and the refusal of a non-walk, in `app.people` (their
+names are re-exported here). Results are cached by the file's SHA-256 (`st.cache_data`; a case's
+clips by file hash and person) and the model once per process (`st.cache_resource`). Uploaded
+bytes are written to a private temporary folder only while they are analysed and removed
+afterwards, even when the analysis fails.
 """
 from __future__ import annotations
 
-import hashlib
 import threading
-import shutil
-import tempfile
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
+from gaitlab.app.cases import (  # noqa: F401  (re-exported: pages and tests use them as app.X)
+    PEOPLE_CHOICE,
+    CaseRef,
+    Refusal,
+    _private_copies,
+    _with_file,
+    case_from_path,
+    case_from_upload,
+    check_upload,
+    choose_person,
+    chosen_person,
+    demo_ref,
+    prepare_outcome,
+    sha256_bytes,
+)
+from gaitlab.app.people import (  # noqa: F401
+    ANALYSED_BORDER,
+    OTHER_BORDER,
+    image_url,
+    marked_thumbnail,
+    people_row,
+    person_caption,
+    person_label,
+    person_line,
+    refusal_text,
+    show_refusal,
+)
 from gaitlab.constants import (
     CLASSES,
     DATA_ROOT_ENV,
     DISPLAY_NAMES,
     MAX_COHORT_FILES,
     MAX_NOTE_CHARS,
-    MAX_UPLOAD_MB,
     NOTICE,
     SUPPORTED_EXTENSIONS,
 )
@@ -37,21 +60,6 @@ from gaitlab.metrics import describe_ratio
 
 UPLOAD_TYPES = [e.lstrip(".") for e in SUPPORTED_EXTENSIONS]
 CURRENT_CASE = "gaitlab_current_case"  # session-state key: the case the user is looking at
-
-
-@dataclass(frozen=True)
-class CaseRef:
-    """A case by content: its name for display, SHA-256, suffix, and where its bytes are."""
-
-    name: str
-    digest: str
-    suffix: str
-    path: str | None = None  # a file on the server (demo case, cohort row)
-    data: bytes | None = None  # an upload, kept in memory only for the rerun that uses it
-    description: str = ""
-
-    def read(self) -> bytes:
-        return self.data if self.data is not None else Path(self.path).read_bytes()
 
 
 def page_header(title: str, what_it_shows: str) -> None:
@@ -89,52 +97,6 @@ def pose_models_problem() -> str | None:
         return str(exc)
     return None
 
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-@st.cache_data(show_spinner=False)
-def _file_digest(path: str, mtime: float, size: int) -> str:
-    return sha256_bytes(Path(path).read_bytes())
-
-
-def case_from_path(path: str | Path, name: str | None = None, description: str = "") -> CaseRef:
-    p = Path(path)
-    st_ = p.stat()
-    return CaseRef(name or p.name, _file_digest(str(p), st_.st_mtime, st_.st_size), p.suffix.lower(), path=str(p), description=description)
-
-
-def check_upload(name: str, size: int) -> str:
-    """The upload's suffix, or InputError with a plain message for a file the app will not take.
-
-    Streamlit already refuses files over `server.maxUploadSize` (config.toml mirrors
-    `MAX_UPLOAD_MB`); this is the same limit, enforced here too so it holds whatever config
-    the server was started with. The suffix must be a supported one: it names the temporary
-    file and picks the reader.
-    """
-    suffix = Path(str(name)).suffix.lower()
-    if suffix not in SUPPORTED_EXTENSIONS:
-        kinds = ", ".join(e.lstrip(".") for e in SUPPORTED_EXTENSIONS)
-        raise InputError(f"{name} is not a supported file type (supported: {kinds}).")
-    if size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise InputError(f"{name} is {size / 2**20:,.0f} MB; GaitLab takes uploads of at most "
-                         f"{MAX_UPLOAD_MB} MB per file.")
-    if size == 0:
-        raise InputError(f"{name} is empty.")
-    return suffix
-
-
-def case_from_upload(upload: Any) -> CaseRef:
-    """A CaseRef for an uploaded file; InputError (see `check_upload`) for one the app refuses."""
-    suffix = check_upload(upload.name, upload.size if hasattr(upload, "size") else len(upload.getvalue()))
-    data = upload.getvalue()
-    return CaseRef(upload.name, sha256_bytes(data), suffix, data=data)
-
-
-def demo_ref(name: str) -> CaseRef:
-    case = demo_case(name)
-    return case_from_path(case.path, case.title, case.description)
 
 
 def case_picker(key: str, label: str = "Case", allow_upload: bool = True,
@@ -178,30 +140,6 @@ def case_picker(key: str, label: str = "Case", allow_upload: bool = True,
     return ref, note
 
 
-@contextmanager
-def _private_copies(refs: list[CaseRef], prefix: str) -> Iterator[list[str]]:
-    """The cases' bytes as files in a private temporary folder (mode 0700), for as long as the
-    `with` block runs: the folder is removed when it ends or raises, so no upload outlives its
-    analysis, and nothing is written anywhere else. Yields one path per ref, in order."""
-    tmp = tempfile.mkdtemp(prefix=prefix)
-    try:
-        paths = []
-        for i, ref in enumerate(refs):
-            path = Path(tmp) / f"{i:04d}{ref.suffix}"
-            path.write_bytes(ref.read())
-            paths.append(str(path))
-        yield paths
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _with_file(ref: CaseRef, work: Callable[[str], Any]) -> Any:
-    """Run `work(path)` on the case's file: a server file as it is, an upload as a private copy."""
-    if ref.path is not None:
-        return work(ref.path)
-    with _private_copies([ref], "gaitlab-upload-") as (path,):
-        return work(path)
-
 
 @st.cache_resource(show_spinner="Loading the model…")
 def cached_model():
@@ -217,36 +155,47 @@ def cached_teacher():
     return get_teacher()
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _case_clips(digest: str, suffix: str, _ref: CaseRef):
-    """The case's clips (decoding, pose and pose frames: the slow part), cached by file hash."""
-    from gaitlab.inference import prepare_case
-
-    return _with_file(_ref, prepare_case)
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
-def _analysis(digest: str, description: str, name: str, _case):
+def _analysis(digest: str, person: int | None, description: str, name: str, _case):
     from gaitlab.inference import score_case
 
     return score_case(_case, description, cached_model(), name=name, teacher=cached_teacher())
 
 
-def analyze_case(ref: CaseRef, description: str):
-    """The case's Analysis (cached by file hash and note), or None after showing the error.
+def case_outcome(ref: CaseRef, description: str):
+    """The case's `Analysis` for the person picked in this session (cached by file hash, person
+    and note), its `Refusal` when that person does not walk, or None after showing the error.
 
     Decoding is cached apart from scoring, so editing the note does not re-read the video.
     """
-    bar = st.progress(0.05, text=f"Reading {ref.name} and finding the walking person…")
+    bar = st.progress(0.05, text=f"Reading {ref.name} and finding the people in it…")
     try:
-        case = _case_clips(ref.digest, ref.suffix, ref)
+        outcome = prepare_outcome(ref, chosen_person(ref), bar)
+        if isinstance(outcome, Refusal):
+            return outcome
         bar.progress(0.7, text="Scoring clips…")
-        return _analysis(ref.digest, description, ref.name, case)
+        return _analysis(ref.digest, outcome.person_id, description, ref.name, outcome)
     except (InputError, WeightsError) as exc:
         st.error(str(exc))
         return None
     finally:
         bar.empty()
+
+
+def analyze_case(ref: CaseRef, description: str):
+    """The case's Analysis (see `case_outcome`); None after showing the error, or after showing
+    the refusal when the person picked for it does not walk."""
+    outcome = case_outcome(ref, description)
+    if isinstance(outcome, Refusal):
+        show_refusal(outcome, elsewhere=True)
+        return None
+    return outcome
+
+
+def _case_key(ref: CaseRef, analysis) -> str:
+    """What caches of an analysed case are keyed by: the file hash and the person analysed."""
+    person = getattr(analysis, "person", None)
+    return ref.digest if person is None else f"{ref.digest}#person{person}"
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -259,7 +208,7 @@ def _explanation(digest: str, description: str, method: str, target: str, _analy
 def explain_case(ref: CaseRef, description: str, analysis, method: str = "gradcam", target: str | None = None):
     """Cached explanation of an analysed case."""
     with st.spinner(f"Computing {method.replace('_', ' ')}…"):
-        return _explanation(ref.digest, description, method, target or analysis.label, analysis)
+        return _explanation(_case_key(ref, analysis), description, method, target or analysis.label, analysis)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -270,7 +219,7 @@ def _faithfulness(digest: str, description: str, method: str, target: str, _anal
 
 
 def faithfulness_case(ref: CaseRef, description: str, analysis, explanation):
-    return _faithfulness(ref.digest, description, explanation.method, explanation.target, analysis, explanation)
+    return _faithfulness(_case_key(ref, analysis), description, explanation.method, explanation.target, analysis, explanation)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -282,7 +231,7 @@ def _note_ablation(digest: str, description: str, extra_notes: tuple[str, ...], 
 
 def note_ablation_case(ref: CaseRef, description: str, analysis, extra_notes: tuple[str, ...] = ()):
     with st.spinner("Scoring the note variants…"):
-        return _note_ablation(ref.digest, description, tuple(extra_notes), analysis)
+        return _note_ablation(_case_key(ref, analysis), description, tuple(extra_notes), analysis)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -294,20 +243,35 @@ def _word_attribution(digest: str, description: str, target: str, _analysis_obj)
 
 def word_attribution_case(ref: CaseRef, description: str, analysis, target: str):
     with st.spinner("Integrating gradients through the note encoder…"):
-        return _word_attribution(ref.digest, description, target, analysis)
+        return _word_attribution(_case_key(ref, analysis), description, target, analysis)
 
 
-def picked_case(key: str, prompt: str = "Upload a file or pick a demo case."):
-    """The page's case picker and its analysis: `(ref, note, analysis)`. Stops the page run
-    (after saying `prompt`, or after showing the error) when there is no case or no answer."""
+def picked_outcome(key: str, prompt: str = "Upload a file or pick a demo case."):
+    """The page's case picker and its outcome: `(ref, note, outcome)`, the outcome an `Analysis`
+    or a `Refusal` (see `case_outcome`). Stops the page run (after saying `prompt`, or after
+    showing the error) when there is no case or the case cannot be used."""
     ref, note = case_picker(key)
     if ref is None:
         st.info(prompt)
         st.stop()
-    analysis = analyze_case(ref, note)
-    if analysis is None:
+    outcome = case_outcome(ref, note)
+    if outcome is None:
         st.stop()
-    return ref, note, analysis
+    return ref, note, outcome
+
+
+def picked_case(key: str, prompt: str = "Upload a file or pick a demo case."):
+    """The page's case picker and its analysis: `(ref, note, analysis)`. Stops the page run
+    (after saying `prompt`, or after showing the error or the refusal) when there is no case or
+    no answer. Says which person is analysed when the video shows several."""
+    ref, note, outcome = picked_outcome(key, prompt)
+    if isinstance(outcome, Refusal):
+        show_refusal(outcome, elsewhere=True)
+        st.stop()
+    line = person_line(outcome)
+    if line:
+        st.caption(line)
+    return ref, note, outcome
 
 
 def card_faithfulness() -> str | None:
