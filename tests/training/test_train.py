@@ -28,17 +28,9 @@ GAITS = {
 
 def walker_sequence(label: str, seed: int, n_frames: int = 90) -> np.ndarray:
     """[n_frames, 33, 4] keypoints of one generated walker of class `label`."""
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
+
     rng = np.random.default_rng(seed)
-    try:
-        from gaitlab.synth.walker import WalkerParams, walk_keypoints
-    except ImportError:  # before the walker existed: a swaying stick figure stands in
-        t = np.arange(n_frames)[:, None]
-        seq = np.zeros((n_frames, 33, 4), np.float32)
-        seq[..., 0] = 0.3 + 0.002 * t + 0.01 * rng.standard_normal((1, 33))
-        seq[..., 1] = np.linspace(0.2, 0.9, 33) * (0.8 if label == "KOA_Severe" else 1.0)
-        seq[:, 28, 0] += 0.05 * np.sin(t[:, 0] / (3.0 if label == "Normal" else 6.0))
-        seq[..., 3] = 1
-        return seq
     params = WalkerParams(**GAITS[label], height=rng.uniform(0.5, 0.7), direction=int(rng.choice([-1, 1])),
                           phase=rng.uniform(0, 1))
     return walk_keypoints(params, n_frames, fps=30.0)
