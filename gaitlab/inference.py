@@ -30,6 +30,7 @@ from gaitlab.constants import (
     VIDEO_EXTENSIONS,
 )
 from gaitlab.calibration import calibrate, temperature, top_label, walk_probabilities
+from gaitlab.consistency import disagreement_warning
 from gaitlab.errors import InputError, NoWalkError, check_input_file
 from gaitlab.text import embed_note, note_text
 from gaitlab.teacher_net import KeypointTeacher, TeacherConfig
@@ -425,6 +426,15 @@ def analyze(
     return result
 
 
+def _clip_stretches(case: CaseClips) -> tuple[list[tuple[float, float]], bool]:
+    """Each clip's start and end: in seconds where the rows' times are known, else source frames."""
+    ends = [(s.start + case.row_offset, s.end + case.row_offset) for s in case.spans]
+    times = case.times_s
+    if times is not None and len(times) and np.isfinite(times).all():
+        return [(float(times[min(a, len(times) - 1)]), float(times[min(b, len(times) - 1)])) for a, b in ends], True
+    return [(case.frame_number(s.start), case.frame_number(s.end)) for s in case.spans], False
+
+
 def score_case(case: CaseClips, description: str, model: nn.Module, name: str,
                teacher: KeypointTeacher | None = None) -> Analysis:
     """Score prepared clips with a note: the second half of `analyze` (the note is cheap to change).
@@ -441,6 +451,9 @@ def score_case(case: CaseClips, description: str, model: nn.Module, name: str,
         usable[:] = True
         warnings.append("No clip shows a person clearly; the answer is unreliable.")
     mean = walk_probabilities(raw[usable], t, top_label(model))
+    stretches, in_seconds = _clip_stretches(case)
+    disagree = disagreement_warning(probs[usable], [x for x, u in zip(stretches, usable) if u], in_seconds)
+    warnings += [disagree] if disagree else []
     label_id = int(mean.argmax())
     # The main clip is the usable clip that most supports the overall answer.
     main = int(np.argmax(np.where(usable, probs[:, label_id], -1.0)))

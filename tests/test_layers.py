@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"constants", "errors", "files"}),
     ("pipeline", {"pipeline"}),
     ("kinematics", {"kinematics"}),
-    ("model", {"model", "teacher_net", "text", "weights", "calibration", "inference", "metrics"}),
+    ("model", {"model", "teacher_net", "text", "weights", "calibration", "consistency", "inference", "metrics"}),
     ("explain", {"explanations", "ablation", "figures", "cohort"}),
     ("build", {"training", "synth"}),
     ("front", {"app", "cli", "bench", "bench_sections", "bench_videos", "bench_kinematics", "demo", "__main__", "__init__"}),

@@ -107,3 +107,15 @@ def test_a_person_standing_in_real_footage_is_refused_through_the_keypoint_path(
         prepare_case(path)
     hips = hips_x(scan.walker(him.id).landmarks)
     assert np.nanpercentile(hips, 95) - np.nanpercentile(hips, 5) < 0.02  # he really stays put
+
+
+def test_the_walker_alone_passes_agree_or_the_disagreement_is_said(real_videos):
+    """Her right-to-left and left-to-right passes: the same class, or the warning naming both
+    (issue 24 measured every clip of one pass as one class and of the other as another)."""
+    from gaitlab.inference import analyze
+
+    result = analyze(real_videos / "walker_alone.mp4")
+    tops = [max(c.probabilities, key=c.probabilities.get) for c in result.clips if c.person_frames >= 6]
+    labels = {t for t in tops if tops.count(t) >= 2}  # classes that hold at least two clips
+    said = [w for w in result.warnings if w.startswith("The walk's clips disagree")]
+    assert len(labels) <= 1 or said, (tops, result.warnings)
