@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from gaitlab.constants import REAL_VIDEOS_DIR
+
 RENDER_VERSION = 2  # bump when the generated videos change, so cached ones are not reused
 
 
@@ -97,7 +99,7 @@ def cached_video(spec: VideoSpec, cache: Path, say: Callable[[str], None] = lamb
 
 # The real two-person clip (Sports2D demos, BSD 3-Clause; ../shared/data/real-videos/README.md):
 # a walker crossing the room and back behind a larger man who stands and lifts dumbbells.
-CROWDED_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-videos" / "walker_with_bystander.mp4"
+CROWDED_SOURCE = REAL_VIDEOS_DIR / "walker_with_bystander.mp4"
 
 
 def crowded_video(seconds: float, cache: Path, say: Callable[[str], None] = lambda text: None) -> Path | None:

@@ -104,6 +104,9 @@ DATA_ROOT_ENV = "GAITLAB_DATA_ROOT"
 # The shared data's gait-keypoints folder beside the project (training, the protocol, the
 # kinematics band); commands take another with --data.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gait-keypoints"
+# Real walking footage beside the project (Sports2D demo clips, BSD 3-Clause; its README):
+# the video tests and the bench's two-person figure read it, nothing ships it.
+REAL_VIDEOS_DIR = DEFAULT_DATA_DIR.parent / "real-videos"
 
 
 def class_index(target: str | int | None, default: str) -> int:

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from gaitlab.model import pose_student
+from gaitlab.constants import REAL_VIDEOS_DIR
 from gaitlab.training.dataset import DEFAULT_DATA_DIR
 from gaitlab.weights import save_weights
 
@@ -49,17 +50,16 @@ def shared_data() -> Path:
     return DEFAULT_DATA_DIR
 
 
-REAL_VIDEOS = DEFAULT_DATA_DIR.parent / "real-videos"
 
 
 @pytest.fixture(scope="session")
 def real_videos() -> Path:
     """../shared/data/real-videos (walker_alone.mp4, walker_with_bystander.mp4; Sports2D demos,
     BSD 3-Clause): skip outside CI where absent, fail under CI."""
-    missing = [n for n in ("walker_alone.mp4", "walker_with_bystander.mp4") if not (REAL_VIDEOS / n).is_file()]
+    missing = [n for n in ("walker_alone.mp4", "walker_with_bystander.mp4") if not (REAL_VIDEOS_DIR / n).is_file()]
     if missing:
-        _unavailable(f"real footage not found at {REAL_VIDEOS} ({', '.join(missing)} missing)")
-    return REAL_VIDEOS
+        _unavailable(f"real footage not found at {REAL_VIDEOS_DIR} ({', '.join(missing)} missing)")
+    return REAL_VIDEOS_DIR
 
 
 @pytest.fixture(scope="session")
