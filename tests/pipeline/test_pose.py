@@ -324,3 +324,45 @@ def test_a_tracked_demo_round_trips_through_the_csv(demo_track, tmp_path):
 
 def test_read_pose_times_is_none_without_a_time_column(walker_csv):
     assert read_pose_times(walker_csv) is None
+
+
+# --- The multi-person model bundle --------------------------------------------------------------
+
+
+def test_the_task_bundle_is_built_locally_and_checked(mediapipe, tmp_path):
+    """Built from the wheel's own files in an empty folder (nothing downloaded), members as
+    expected; a tampered bundle is never used: it is rebuilt from the checked wheel files."""
+    import hashlib
+    import zipfile
+
+    path = pose_models.pose_task_bundle(tmp_path)
+    assert path.parent == tmp_path and path.name == pose_models.TASK_NAME
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == sorted(pose_models.TASK_MEMBERS)
+        for name, member in pose_models.TASK_MEMBERS.items():
+            assert hashlib.sha256(z.read(name)).hexdigest() == member[3]
+    first = path.read_bytes()
+    with zipfile.ZipFile(path, "w") as z:  # tampered: another model under the same names
+        for name in pose_models.TASK_MEMBERS:
+            z.writestr(name, b"not a model")
+    assert not pose_models._bundle_is_intact(path)
+    assert pose_models.pose_task_bundle(tmp_path).read_bytes() == first  # rebuilt, byte for byte
+
+
+def test_the_bundle_is_refused_when_the_wheel_files_are_altered(mediapipe, tmp_path, monkeypatch):
+    folder = copy_models(tmp_path / "mp")
+    target = folder / "modules/pose_detection/pose_detection.tflite"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    target.write_bytes(bytes(data))
+    monkeypatch.setattr(pose_models, "_package_dir", lambda: folder)
+    with pytest.raises(WeightsError, match=r"pose_detection\.tflite.*SHA-256 does not match"):
+        pose_models.pose_task_bundle(tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_an_unwritable_cache_is_one_plain_sentence(mediapipe, tmp_path):
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    with pytest.raises(WeightsError, match="could not be written.*GAITLAB_CACHE"):
+        pose_models.pose_task_bundle(blocked / "models")
