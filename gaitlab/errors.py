@@ -17,12 +17,16 @@ class NoWalkError(InputError):
     """The person analysed does not walk (standing, stepping on the spot, running, hopping;
     nobody walking among several people): no gait class is given. The message starts with
     "no walk to analyse: " and says what was found instead; `people` lists everyone found
-    (dicts as `pipeline.people.Person.to_dict`), so a caller can still show them."""
+    (dicts as `pipeline.people.Person.to_dict`), so a caller can still show them, and `track`
+    the person's tracked landmarks (a `pipeline.pose.PoseTrack`, for a video), so a caller can
+    offer them without tracking the video again."""
 
-    def __init__(self, message: str, people: list[dict] | None = None, person: int | None = None):
+    def __init__(self, message: str, people: list[dict] | None = None, person: int | None = None,
+                 track: object = None):
         super().__init__(message)
         self.people = list(people or [])
         self.person = person
+        self.track = track
 
 
 class WeightsError(RuntimeError):

@@ -229,7 +229,7 @@ def video_clips(path: Path, progress: Progress | None = None, person: int | None
     if not np.isfinite(track.landmarks[:, :, 0]).any():
         raise InputError(f"No person was found in {path.name}: GaitLab needs a video of someone walking.")
     if track.no_walk:
-        raise NoWalkError(track.no_walk, people, track.person)
+        raise NoWalkError(track.no_walk, people, track.person, track=track)
     fps = row_rate(track.times_s) or info.fps
     case = keypoint_sequence_clips(track.landmarks, fps=fps, aspect=info.width / info.height)
     case.source = "video"

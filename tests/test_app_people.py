@@ -38,6 +38,9 @@ def test_the_analysed_thumbnail_is_framed_in_green_and_travels_in_the_page():
     assert np.array_equal(cv2.imdecode(png, cv2.IMREAD_COLOR)[..., ::-1], marked)  # lossless, RGB kept
 
 
+TRACKED = object()  # stands for the PoseTrack a NoWalkError carries
+
+
 def _clips(person_id: int):
     return types.SimpleNamespace(person_id=person_id, people=[dict(STANDER), dict(WALKER)])
 
@@ -55,10 +58,10 @@ def fake_video(tmp_path, monkeypatch):
         calls.append(("prepare", person))
         if person in (None, 2):
             return _clips(2)
-        raise NoWalkError(STANDER["refusal"], [dict(STANDER), dict(WALKER)], person)
+        raise NoWalkError(STANDER["refusal"], [dict(STANDER), dict(WALKER)], person, track=TRACKED)
 
-    def refusal(p, name, person, progress=None):
-        calls.append(("refusal", person))
+    def refusal(p, name, person, progress=None, track=None):
+        calls.append(("refusal", person) if track is None else ("refusal from the error's track", person))
         return app.Refusal(name, STANDER["refusal"], [dict(STANDER), dict(WALKER)], person, {}, b"x_0\n")
 
     monkeypatch.setattr(inference, "prepare_case", prepare_case)
@@ -86,4 +89,4 @@ def test_a_refusal_found_only_while_preparing_still_carries_the_keypoints(fake_v
     ref, calls = fake_video
     refused = app.prepare_outcome(ref, 1)  # nothing known about person 1 yet
     assert isinstance(refused, app.Refusal) and refused.keypoints_csv == b"x_0\n"
-    assert calls == [("prepare", 1), ("refusal", 1)]
+    assert calls == [("prepare", 1), ("refusal from the error's track", 1)]  # one pose pass, not two

@@ -193,15 +193,16 @@ def _known_people(digest: str, suffix: str) -> list:
     return []
 
 
-def _refusal(path: str, name: str, person: int | None, progress=None) -> Refusal | None:
-    """The `Refusal` for `person` in the video at `path` (one pose pass), with everyone's
-    thumbnail and the person's keypoint CSV; None when that person walks after all."""
+def _refusal(path: str, name: str, person: int | None, progress=None, track=None) -> Refusal | None:
+    """The `Refusal` for `person` in the video at `path`, with everyone's thumbnail and the
+    person's keypoint CSV, from their `track` (`pipeline.pose.PoseTrack`; one pose pass when
+    not given); None when that person walks after all."""
     from gaitlab.inference import person_thumbnail
     from gaitlab.pipeline.pose import keypoints_csv_text, track_walker
     from gaitlab.pipeline.video import probe_video, read_frames
 
     info = probe_video(path)
-    track = track_walker(info, progress, person=person)
+    track = track if track is not None else track_walker(info, progress, person=person)
     if not track.no_walk:
         return None
     people = [p.to_dict() for p in track.people]
@@ -215,8 +216,8 @@ def _refusal(path: str, name: str, person: int | None, progress=None) -> Refusal
 
 
 def _prepare(path: str, ref: CaseRef, person: int | None, expect_refusal: bool, progress):
-    """`CaseClips` for the person (None: automatic), or their `Refusal`. A person already known
-    not to walk goes straight to the refusal (one pose pass either way)."""
+    """`CaseClips` for the person (None: automatic), or their `Refusal`: one pose pass either way
+    (a person already known not to walk goes straight to the refusal)."""
     from gaitlab.errors import NoWalkError
     from gaitlab.inference import prepare_case
 
@@ -226,9 +227,8 @@ def _prepare(path: str, ref: CaseRef, person: int | None, expect_refusal: bool, 
             return refused
     try:
         return prepare_case(path, progress, person=person)
-    except NoWalkError as exc:  # found out only now: read the person again for their keypoints
-        progress(0.0, f"Person {exc.person} does not walk; reading their keypoints for the download…")
-        refused = _refusal(path, ref.name, exc.person, progress)
+    except NoWalkError as exc:  # found out only now: the error carries the person's track
+        refused = _refusal(path, ref.name, exc.person, progress, track=exc.track) if exc.track else None
         return refused or Refusal(ref.name, str(exc), list(exc.people), exc.person, {})
 
 

@@ -159,3 +159,5 @@ def test_a_person_standing_still_gets_no_gait_class(tmp_path, model):
     assert message.startswith(REFUSAL_PREFIX) and "\n" not in message
     assert "stands in place" in message or "steps on the spot" in message, message
     assert len(refused.value.people) == 1 and refused.value.person == 1
+    track = refused.value.track  # the tracked person travels with the refusal (no second pose pass)
+    assert track.person == 1 and track.no_walk == message and np.isfinite(track.landmarks[:, 0, 0]).mean() > 0.9
