@@ -76,6 +76,26 @@ def browser():
         b.close()
 
 
+def _wait_for_run(page) -> None:
+    """Until the script run has finished (Streamlit's status widget is gone)."""
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=240_000,
+                           polling=500)
+
+
+def _upload_and_wait(page, server: str, video: Path) -> str:
+    """Open the Analyse page, upload `video` and wait until its run has finished; the page's
+    text, checked to hold no exception."""
+    page.goto(server, timeout=120_000)
+    page.get_by_role("heading", name="Analyse a case").first.wait_for(timeout=120_000)
+    page.get_by_text("Upload a file").first.click()
+    page.locator("input[type='file']").first.set_input_files(str(video))
+    page.get_by_text("The walker's pose on the original video frames").first.wait_for(timeout=480_000)
+    _wait_for_run(page)
+    body = page.inner_text("body")
+    assert page.locator("[data-testid='stException']").count() == 0, body[:2000]
+    return body
+
+
 @pytest.mark.parametrize("slug", list(PAGES))
 def test_page_renders_result_and_chart(server, browser, slug):
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
@@ -114,14 +134,7 @@ def test_uploaded_real_video_shows_skeleton_and_gradcam_on_the_original_frames(s
     if not VTEST.is_file():
         unavailable(f"{VTEST} not found (Debian: apt-get install opencv-doc)")
     page = browser.new_page(viewport={"width": 1400, "height": 2200})
-    page.goto(server, timeout=120_000)
-    page.get_by_role("heading", name="Analyse a case").first.wait_for(timeout=120_000)
-    page.get_by_text("Upload a file").first.click()
-    page.locator("input[type='file']").first.set_input_files(str(VTEST))
-    page.get_by_text("The walker's pose on the original video frames").first.wait_for(timeout=480_000)
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=240_000)
-    body = page.inner_text("body")
-    assert page.locator("[data-testid='stException']").count() == 0, body[:2000]
+    body = _upload_and_wait(page, server, VTEST)
     assert "Predicted pattern" in body and "Several people" in body
     assert "People found" in body and "✓ analysed · Person" in body
     if SCREENSHOTS:
@@ -175,11 +188,6 @@ def _near(image, colour, tolerance: int = 12):
     return (np.abs(image.astype(np.int16) - np.array(colour, np.int16)) <= tolerance).all(axis=-1)
 
 
-def _wait_for_run(page) -> None:
-    """Until the script run has finished (Streamlit's status widget is gone)."""
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=240_000,
-                           polling=500)
-
 
 def test_people_found_in_a_real_video_switch_person_and_refusal(server, browser, real_videos):
     """Real footage (Sports2D demos, BSD 3-Clause), one upload: a woman walks behind a larger man
@@ -195,14 +203,7 @@ def test_people_found_in_a_real_video_switch_person_and_refusal(server, browser,
 
     video = real_videos / "walker_with_bystander.mp4"
     page = browser.new_page(viewport={"width": 1400, "height": 2200}, accept_downloads=True)
-    page.goto(server, timeout=120_000)
-    page.get_by_role("heading", name="Analyse a case").first.wait_for(timeout=120_000)
-    page.get_by_text("Upload a file").first.click()
-    page.locator("input[type='file']").first.set_input_files(str(video))
-    page.get_by_text("The walker's pose on the original video frames").first.wait_for(timeout=480_000)
-    _wait_for_run(page)
-    body = page.inner_text("body")
-    assert page.locator("[data-testid='stException']").count() == 0, body[:2000]
+    body = _upload_and_wait(page, server, video)
     assert "People found" in body and "Predicted pattern" in body
     assert "✓ analysed · Person 2 — walks, score" in body and "Person 1 — stands in place" in body
     if SCREENSHOTS:
