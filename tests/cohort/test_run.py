@@ -160,6 +160,26 @@ def test_missing_file_gives_error_row(cases, random_weights):
     assert abs(sum(good[f"prob_{c}"] for c in CLASSES) - 1) < 1e-4
 
 
+def test_a_non_walk_gives_an_error_row_with_the_reason(tmp_path, cases, random_weights):
+    """No walk, no gait class: a person standing still (keypoints of one walker pose held for
+    4 s) is a cohort row with the reason in `error` and no prediction; the run goes on."""
+    from gaitlab.pipeline.pose import keypoints_csv_text
+    from gaitlab.synth.walker import WalkerParams, walk_keypoints
+
+    pose = walk_keypoints(WalkerParams(start_x=0.5), 1, 30.0)[0]
+    still = np.repeat(pose[None], 120, axis=0)
+    still[..., :2] += np.random.default_rng(0).normal(0, 0.001, still[..., :2].shape)
+    frames = np.arange(120)
+    path = tmp_path / "standing.csv"
+    path.write_text(keypoints_csv_text(still, frames, frames / 30.0), encoding="utf-8")
+    items = [CohortItem(str(path), "A"), CohortItem(str(cases / "B" / "deep" / "k.csv"), "B")]
+    table = run_items(items, weights=str(random_weights))
+    refused, good = table.iloc[0], table.iloc[1]
+    assert refused["error"].startswith("no walk to analyse: ") and "stands in place" in refused["error"]
+    assert refused["predicted"] == "" and refused["confidence"] == ""
+    assert good["error"] == "" and good["predicted"] in CLASSES
+
+
 def test_model_loaded_once_in_process(cases, random_weights, monkeypatch):
     import gaitlab.inference as inference
 
