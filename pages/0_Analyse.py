@@ -17,7 +17,7 @@ if isinstance(outcome, app.Refusal):  # no walk, no gait class
     app.show_refusal(outcome)
     if outcome.keypoints_csv is not None:
         st.download_button("Download keypoints (CSV)", outcome.keypoints_csv,
-                           file_name=f"{ref.name}.person{outcome.person}.keypoints.csv", mime="text/csv",
+                           file_name=app.keypoints_file_name(ref.name, outcome.person), mime="text/csv",
                            help="This person's MediaPipe Pose landmarks in the shared data's layout.")
     st.stop()
 analysis = outcome
@@ -45,7 +45,7 @@ if originals is not None:
     st.plotly_chart(figures.frames_figure(originals, title="The walker's pose on the original video frames"))
 if analysis.keypoints is not None:
     st.download_button("Download keypoints (CSV)", app.keypoints_csv(analysis),
-                       file_name=f"{ref.name}{'' if analysis.person is None else f'.person{analysis.person}'}.keypoints.csv",
+                       file_name=app.keypoints_file_name(ref.name, analysis.person),
                        mime="text/csv", help="The walker's MediaPipe Pose landmarks in the shared data's layout; "
                        "analysing this file gives the same answer as the video.")
 st.subheader("When the pattern appears")

@@ -80,7 +80,7 @@ except WeightsError as exc:
     st.warning(f"No model to ask: {exc}")
     st.stop()
 except InputError as exc:  # e.g. the rendered walk read through MediaPipe is not a walk: no gait class
-    st.warning(f"**No gait pattern:** {exc}", icon=":material/block:")
+    st.warning(app.refusal_text(str(exc)), icon=":material/block:")
     st.stop()
 if params.device != "none":
     st.info(AID_NOTE)

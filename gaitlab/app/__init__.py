@@ -432,6 +432,12 @@ def originals_with_skeleton(analysis):
     return draw_skeleton(frames, np.stack(points))
 
 
+def keypoints_file_name(name: str, person: int | None) -> str:
+    """The keypoint download's file name: `<case>.keypoints.csv`, `<case>.person<N>.keypoints.csv`
+    for one person of a video."""
+    return f"{name}{'' if person is None else f'.person{person}'}.keypoints.csv"
+
+
 def keypoints_csv(analysis) -> bytes:
     """The analysis' landmark sequence as a keypoint CSV (shared data layout, frame and time_s)."""
     from gaitlab.pipeline.pose import keypoints_csv_text

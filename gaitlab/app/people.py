@@ -9,14 +9,14 @@ import streamlit as st
 from gaitlab.app.cases import CaseRef, Refusal, choose_person
 
 
-def refusal_text(outcome: Refusal) -> str:
+def refusal_text(message: str) -> str:
     """The box shown in place of the gait class: "No gait pattern: no walk to analyse: …"."""
-    return f"**No gait pattern:** {outcome.message}"
+    return f"**No gait pattern:** {message}"
 
 
 def show_refusal(outcome: Refusal, elsewhere: bool = False) -> None:
     """The refusal in place of the answer, and what the user can do about it."""
-    st.warning(refusal_text(outcome), icon=":material/block:")
+    st.warning(refusal_text(outcome.message), icon=":material/block:")
     walkers = [p["id"] for p in outcome.people if p["walks"] and p["id"] != outcome.person]
     if walkers:
         names = " and ".join(f"person {i}" for i in walkers)
@@ -64,12 +64,12 @@ def marked_thumbnail(image: np.ndarray, analysed: bool) -> np.ndarray:
 
 
 def image_url(image: np.ndarray) -> str:
-    """A small uint8 RGB image as a PNG `data:` URL, so the page carries it itself.
+    """A small uint8 RGB image as a PNG `data:` URL, so the page carries it itself (lossless,
+    and the browser test reads the thumbnails' pixels straight from the page).
 
-    `st.image` of an array goes through Streamlit's media endpoint, which answers HTTP 500 for
-    every PNG/JPEG under Streamlit 1.60 with Starlette 1.x (its gzip middleware drops the
-    response start for content types Starlette excludes from compression): the picture would
-    show as broken. A `data:` URL is passed through as it is."""
+    It was first a way round Streamlit 1.60's media endpoint answering HTTP 500 under
+    starlette 1.x; requirements.txt now pins starlette 0.52.1, under which `st.image` of an
+    array works too."""
     import base64
 
     import cv2

@@ -31,7 +31,7 @@ from scipy.optimize import linear_sum_assignment
 
 from gaitlab.constants import NUM_LANDMARKS
 from gaitlab.pipeline.landmarks import HIP, SHOULDER
-from gaitlab.pipeline.pose_models import same_person
+from gaitlab.pipeline.pose_models import pose_box, same_person
 from gaitlab.pipeline.walking import REFUSAL_PREFIX, walk_features, walk_refusal, walking_score
 
 # A pose continues a track when its body centre lies within this many body heights of the
@@ -139,21 +139,17 @@ class TrackLinker:
                 self.all.append(track)
                 self._add(track, row, poses[i], geometry[i])
 
-    def _predicted(self, track: PersonTrack, row: int) -> np.ndarray:
-        """Where a track's body centre should be at `row` (pixels), at its last velocity."""
-        _, centre, velocity, _ = self._ends(track, last=True)
-        return centre + velocity * (row - track.rows[-1]) / self.rate
-
-    def lost(self, row: int) -> list[tuple[PersonTrack, np.ndarray, float]]:
-        """Tracks to look for at `row` (`LOOK_FOR_S`): each with its predicted body centre
-        (pixels, inside the frame) and its body height (pixels)."""
+    def lost(self, row: int) -> list[tuple[PersonTrack, np.ndarray]]:
+        """Tracks to look for at `row` (`LOOK_FOR_S`), each with where its body centre should
+        be (pixels, inside the frame), carried on at its last velocity (`_end_motion`)."""
         out = []
         for t in self.all:
             if t.rows[-1] >= row or (row - t.rows[-1]) / self.rate > LOOK_FOR_S:
                 continue
-            centre = self._predicted(t, row)
+            _, centre, velocity = self._end_motion(t, last=True)
+            centre = centre + velocity * (row - t.rows[-1]) / self.rate
             if 0 <= centre[0] < self.width and 0 <= centre[1] < self.height:
-                out.append((t, centre, t.body))
+                out.append((t, centre))
         return out
 
     def extend(self, track: PersonTrack, row: int, pose: np.ndarray, centre: np.ndarray) -> bool:
@@ -185,27 +181,33 @@ class TrackLinker:
         keep = max(2, round(VELOCITY_S * self.rate))
         track.recent = [(r, c) for r, c in track.recent if row - r < keep] + [(row, geometry[0])]
 
-    def _ends(self, track: PersonTrack, last: bool) -> tuple[float, np.ndarray, np.ndarray, float]:
-        """(time s, body centre px, velocity px/s, median body height px) at one end of a track."""
+    def _end_motion(self, track: PersonTrack, last: bool) -> tuple[float, np.ndarray, np.ndarray]:
+        """(time s, body centre px, velocity px/s) at one end of a track, the velocity over
+        that end's `STITCH_VELOCITY_S` (only those poses are measured)."""
         window = max(1, round(STITCH_VELOCITY_S * self.rate))
-        picked = (track.rows[-window:], track.poses[-window:]) if last else (track.rows[:window], track.poses[:window])
-        geometry = [body_geometry(p, self.width, self.height) for p in picked[1]]
-        centres = np.array([c for c, _ in geometry])
-        span = (picked[0][-1] - picked[0][0]) / self.rate
+        rows, poses = (track.rows[-window:], track.poses[-window:]) if last else (track.rows[:window], track.poses[:window])
+        centres = np.array([body_geometry(p, self.width, self.height)[0] for p in poses])
+        span = (rows[-1] - rows[0]) / self.rate
         velocity = (centres[-1] - centres[0]) / span if span > 0 else np.zeros(2)
-        bodies = [body_geometry(p, self.width, self.height)[1] for p in track.poses]
-        return picked[0][-1 if last else 0] / self.rate, centres[-1 if last else 0], velocity, float(np.median(bodies))
+        k = -1 if last else 0
+        return rows[k] / self.rate, centres[k], velocity
+
+    def _median_body(self, track: PersonTrack) -> float:
+        """A track's median body height, pixels."""
+        return float(np.median([body_geometry(p, self.width, self.height)[1] for p in track.poses]))
 
     def _stitched(self, tracks: list[PersonTrack]) -> list[PersonTrack]:
         """Tracks joined end to start where one person was lost for a while (`STITCH_*`):
         the closest candidate pairs first, each track continued once."""
+        body = {id(t): self._median_body(t) for t in tracks}
+        starts = {id(t): self._end_motion(t, last=False) for t in tracks}
         pairs = []
         for a in tracks:
-            t_a, c_a, v_a, h_a = self._ends(a, last=True)
+            (t_a, c_a, v_a), h_a = self._end_motion(a, last=True), body[id(a)]
             for b in tracks:
                 if b is a or b.rows[0] <= a.rows[-1]:
                     continue
-                t_b, c_b, v_b, h_b = self._ends(b, last=False)
+                (t_b, c_b, v_b), h_b = starts[id(b)], body[id(b)]
                 gap = t_b - t_a
                 if gap > STITCH_MAX_S or max(h_a, h_b) / max(min(h_a, h_b), 1e-9) > STITCH_SIZE_RATIO:
                     continue
@@ -267,16 +269,14 @@ def describe_people(tracks: list[PersonTrack], frame_indices: np.ndarray, fps: f
     """Every track as a `Person`, with its walking features measured on its own landmarks."""
     frame_indices = np.asarray(frame_indices)
     n = len(frame_indices)
-    rate = fps if fps else None
     out = []
     for t in tracks:
-        seq = t.landmarks(n)
-        feats = walk_features(seq, fps=rate, aspect=width / height)
+        feats = walk_features(t.landmarks(n), fps=fps or None, aspect=width / height)
         rows = np.array(t.rows)
         bodies = np.array([np.ptp(p[:, 1]) for p in t.poses])
         clarity = bodies * np.array([float(np.nanmean(p[:, 3])) for p in t.poses])
         best = int(np.nanargmax(clarity)) if np.isfinite(clarity).any() else 0
-        box = np.concatenate([t.poses[best][:, :2].min(axis=0), t.poses[best][:, :2].max(axis=0)])
+        box = pose_box(t.poses[best])
         span = (rows[-1] - rows[0] + 1) / fps if fps else float(len(rows))
         out.append(Person(
             id=t.id, frames=len(rows), first_frame=int(frame_indices[rows[0]]),
@@ -305,7 +305,7 @@ def no_walk_reason(people: list[Person], chosen: int | None) -> str | None:
     if person is None or person.refusal is None:
         return None
     if len(people) > 1 and all(p.refusal is not None for p in people):
-        found = person.refusal[len(REFUSAL_PREFIX):] if person.refusal.startswith(REFUSAL_PREFIX) else person.refusal
+        found = person.refusal.removeprefix(REFUSAL_PREFIX)
         return (f"{REFUSAL_PREFIX}{len(people)} people in view and none of them walks; the one most "
                 f"like a walker (person {person.id}): {found}")
     return person.refusal

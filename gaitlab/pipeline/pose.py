@@ -238,10 +238,10 @@ def track_people(info: VideoInfo, progress: Callable[[float, str], None] | None 
         linker.update(row, poses)
         lost = linker.lost(row)  # everyone else: looked for where they should be
         shrink = small.shape[1] / info.width  # the linker measures in displayed pixels
-        for track, centre, _ in lost:
+        for track, centre in lost:
             detector.look_around(rgb, centre * shrink, track.body * shrink, key=track.id,
                                  accept=lambda pose, t=track, c=centre: linker.extend(t, row, pose, c))
-        detector.forget({track.id for track, _, _ in lost})
+        detector.forget({track.id for track, _ in lost})
         still = camera.step(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), [pose_box(p) for p in poses])
         calls[0] += 1
         if progress is not None and calls[0] % every == 0:
@@ -250,12 +250,9 @@ def track_people(info: VideoInfo, progress: Callable[[float, str], None] | None 
         return still
 
     linker = TrackLinker(info.width, info.height, rate)
-    with native_logs_silenced():  # from loading MediaPipe until its graphs are closed: threads log late
-        detector = PeopleDetector(rate)
-        try:
-            frames = read_frames(info, wanted, analyse, with_index=True)
-        finally:
-            detector.close()
+    # Silenced from loading MediaPipe until its graphs are closed: its threads log late.
+    with native_logs_silenced(), PeopleDetector(rate) as detector:
+        frames = read_frames(info, wanted, analyse, with_index=True)
     last = max(frames, default=-1)
     rows = [i for i in wanted if i <= last]  # undecodable frames stay as rows without anyone
     tracks = linker.tracks()

@@ -72,7 +72,7 @@ TASK_MEMBERS: dict[str, tuple[str, float, float, str]] = {
 TASK_NAME = f"pose_landmarker_mp{MEDIAPIPE_VERSION}.task"
 
 # --- Detecting everyone ---------------------------------------------------------------------
-MAX_PEOPLE = 4  # the landmarker follows at most this many people at once
+MAX_PEOPLE = 4  # the masked IMAGE-mode search reports at most this many people a frame
 # Every this many seconds an IMAGE-mode pass looks for people the VIDEO landmarker does not
 # follow (a walker crosses about 0.4 body heights meanwhile), with those it follows masked out,
 # their landmark boxes widened by MASK_MARGIN of the frame.
@@ -238,6 +238,12 @@ def pose_box(pose: np.ndarray) -> np.ndarray:
     return np.concatenate([xy.min(axis=0), xy.max(axis=0)])
 
 
+def _box_centre(pose: np.ndarray) -> np.ndarray:
+    """The centre [x, y] of a pose's landmark box, normalised."""
+    box = pose_box(pose)
+    return (box[:2] + box[2:]) / 2
+
+
 def same_person(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two poses [33, 4] of one frame are one person (see `SAME_PERSON_*`)."""
     ba, bb = pose_box(a), pose_box(b)
@@ -249,7 +255,7 @@ def same_person(a: np.ndarray, b: np.ndarray) -> bool:
         if inter / max(union, 1e-12) >= SAME_PERSON_IOU:
             return True
     ha, hb = ba[3] - ba[1], bb[3] - bb[1]
-    near = np.hypot(*((ba[:2] + ba[2:]) / 2 - (bb[:2] + bb[2:]) / 2)) <= SAME_PERSON_NEAR * max(ha, hb)
+    near = np.hypot(*(_box_centre(a) - _box_centre(b))) <= SAME_PERSON_NEAR * max(ha, hb)
     return bool(near and max(ha, hb) <= SAME_PERSON_SIZE * max(min(ha, hb), 1e-9))
 
 
@@ -360,10 +366,11 @@ class PeopleDetector:
                                                 side - cw - left, cv2.BORDER_CONSTANT, value=(128, 128, 128)))
 
         def placed(found: list[np.ndarray]) -> list[np.ndarray]:
+            """Poses of the window put back in the frame, nearest the window's centre first."""
             for pose in found:
                 pose[:, 0] = (x0 - left + pose[:, 0] * side) / w
                 pose[:, 1] = (y0 - top + pose[:, 1] * side) / h
-            return sorted(found, key=lambda p: np.hypot(*((pose_box(p)[:2] + pose_box(p)[2:]) / 2 * (w, h) - centre_px)))
+            return sorted(found, key=lambda p: np.hypot(*(_box_centre(p) * (w, h) - centre_px)))
 
         pose = None
         if follower is not None and follower.side == side:
